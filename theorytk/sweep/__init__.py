@@ -1,0 +1,27 @@
+"""The sweep engine: grids of named axes, swept in compiled, vectorised chunks.
+
+    from theorytk import sweep
+    grid = sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))
+    ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
+"""
+
+from ._grid import Axis, Grid, StaticValues, geomspace, linspace, static
+from ._reduce import seed_mean
+from ._run import ChunkInfo, run
+from ._status import Status
+from ._store import load, save
+
+__all__ = [
+    "Axis",
+    "ChunkInfo",
+    "Grid",
+    "StaticValues",
+    "Status",
+    "geomspace",
+    "linspace",
+    "load",
+    "run",
+    "save",
+    "seed_mean",
+    "static",
+]

@@ -1,0 +1,71 @@
+"""Compiled execution of one static configuration: chunks, devices, hosts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from ._status import combine_status
+
+_POINTS = "points"
+
+
+def point_mesh(devices: list[jax.Device] | None) -> Mesh:
+    """A 1-D mesh over `devices` (default: every device of every process) for the point axis."""
+    devices = jax.devices() if devices is None else list(devices)
+    if not devices:
+        raise ValueError("devices= is empty; pass at least one jax.Device or leave it as None")
+    return Mesh(np.asarray(devices), (_POINTS,))
+
+
+def compile_chunk(
+    point: Callable[[Mapping[str, Any], Any], Mapping[str, Any]],
+    key: Any,
+    metric_names: list[str],
+    mesh: Mesh,
+) -> Callable[[dict[str, np.ndarray], np.ndarray], dict[str, np.ndarray]]:
+    """Return `run(dynamic_values, flat_index) -> metrics + status` for one chunk of points.
+
+    Point i gets the key `fold_in(key, flat_index[i])`, so its draws do not depend on the
+    chunk it lands in or the device it runs on. The chunk axis is sharded over `mesh`.
+    """
+    sharding = NamedSharding(mesh, PartitionSpec(_POINTS))
+
+    def one_point(params: Mapping[str, Any], index: Any) -> dict[str, Any]:
+        out = dict(point(params, jax.random.fold_in(key, index)))
+        model_status = out.pop("status", None)
+        metrics = {name: jnp.asarray(out[name]) for name in metric_names}
+        finite = jnp.all(jnp.stack([_is_finite(v) for v in metrics.values()]))
+        return {**metrics, "status": combine_status(model_status, finite)}
+
+    compiled = jax.jit(jax.vmap(one_point), out_shardings=sharding)
+
+    def run(values: dict[str, np.ndarray], flat_index: np.ndarray) -> dict[str, np.ndarray]:
+        inputs = {name: _shard(v, sharding) for name, v in values.items()}
+        out = compiled(inputs, _shard(flat_index, sharding))
+        if jax.process_count() > 1:
+            return {k: np.asarray(v) for k, v in multihost_utils.process_allgather(out, tiled=True).items()}
+        return {k: np.asarray(v) for k, v in out.items()}
+
+    return run
+
+
+def _is_finite(value: jax.Array) -> jax.Array:
+    if jnp.issubdtype(value.dtype, jnp.inexact):
+        return jnp.all(jnp.isfinite(value))
+    return jnp.asarray(True)
+
+
+def _shard(values: np.ndarray, sharding: NamedSharding) -> jax.Array:
+    return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+
+
+def padded_length(chunk_size: int, n_devices: int) -> int:
+    """Chunk length rounded up to a multiple of the device count (one shape, one compile)."""
+    return -(-chunk_size // n_devices) * n_devices

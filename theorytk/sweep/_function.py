@@ -1,0 +1,157 @@
+"""How the engine calls a user's function: signature, parameter use, returned metrics."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._grid import Grid
+
+SEED_AXIS = "seed"
+
+
+class _MissingParam(KeyError):
+    pass
+
+
+class _RecordingParams(dict):
+    """A params dict that remembers which names the function read (during an abstract trace)."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.keys():
+            raise _MissingParam(name)
+        self.read.add(name)
+        return super().__getitem__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        self.read.add(name)
+        return super().get(name, default)
+
+    def __iter__(self):
+        self.read.update(self.keys())
+        return super().__iter__()
+
+    def items(self):
+        self.read.update(self.keys())
+        return super().items()
+
+    def values(self):
+        self.read.update(self.keys())
+        return super().values()
+
+
+@dataclass(frozen=True)
+class SweptFunction:
+    """A user function normalised to `call(params, key)`, with its metrics' shapes."""
+
+    fn: Callable[..., Any]
+    takes_key: bool
+    config: Any
+    passes_config: bool
+
+    def __call__(self, params: Mapping[str, Any], key: Any) -> Mapping[str, Any]:
+        args = (params, key) if self.takes_key else (params,)
+        kwargs = {"config": self.config} if self.passes_config else {}
+        return self.fn(*args, **kwargs)
+
+    @property
+    def name(self) -> str:
+        return f"{getattr(self.fn, '__module__', '?')}.{getattr(self.fn, '__qualname__', repr(self.fn))}"
+
+
+def wrap_function(fn: Callable[..., Any], config: Any) -> SweptFunction:
+    """Decide how to call `fn`: `fn(params, key)` or `fn(params)`, with `config=` if it takes one."""
+    if not callable(fn):
+        raise TypeError(f"the swept function must be callable, got {type(fn).__name__}")
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return SweptFunction(fn, True, config, config is not None)
+    parameters = signature.parameters.values()
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    positional = [p for p in parameters if p.kind in kinds and p.name != "config"]
+    var_positional = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
+    takes_config = "config" in signature.parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+    if config is not None and not takes_config:
+        raise TypeError(
+            f"config was given but {fn!r} takes no `config` argument; "
+            "define it as fn(params, key, *, config) or drop config="
+        )
+    takes_key = var_positional or len(positional) >= 2
+    return SweptFunction(fn, takes_key, config, takes_config)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """Names and dtypes of the metrics a function returns (status not included)."""
+
+    dtypes: dict[str, np.dtype]
+    reports_status: bool
+
+
+def inspect_function(
+    swept: SweptFunction, grid: Grid, static_params: Mapping[str, Any], key: Any
+) -> MetricSpec:
+    """Trace `swept` abstractly once: check the params it reads and the metrics it returns."""
+    structs = {a.name: jax.ShapeDtypeStruct((), canonical_dtype(a.values)) for a in grid.dynamic_axes}
+    read: set[str] = set()
+
+    def traced(dynamic: dict[str, Any], point_key: Any) -> Any:
+        params = _RecordingParams({**static_params, **dynamic})
+        try:
+            return swept(params, point_key)
+        finally:
+            read.update(params.read)
+
+    try:
+        out = jax.eval_shape(traced, structs, key)
+    except _MissingParam as missing:
+        raise ValueError(
+            f"the swept function reads params[{missing.args[0]!r}], but the grid has no such axis; "
+            f"grid axes are {list(grid.names)}"
+        ) from None
+    unread = [n for n in grid.names if n not in read and n != SEED_AXIS]
+    if unread:
+        raise ValueError(
+            f"the swept function does not read the grid axes {unread}; it reads {sorted(read)}. "
+            f"Every axis must be a parameter the function takes (only {SEED_AXIS!r} may be unread)."
+        )
+    return _metric_spec(out)
+
+
+def _metric_spec(out: Any) -> MetricSpec:
+    if not isinstance(out, Mapping):
+        raise TypeError(
+            f"the swept function must return a dict of scalar metrics, got {type(out).__name__}"
+        )
+    dtypes: dict[str, np.dtype] = {}
+    for name, value in out.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"metric names must be identifiers, got {name!r}")
+        shape = getattr(value, "shape", None)
+        if shape != ():
+            raise TypeError(
+                f"metric {name!r} must be a scalar per point, got shape {shape}; "
+                "return one named scalar per quantity"
+            )
+        if name != "status":
+            dtypes[name] = np.dtype(value.dtype)
+    if not dtypes:
+        raise TypeError("the swept function returned no metrics; return at least one scalar")
+    return MetricSpec(dtypes, "status" in out)
+
+
+def canonical_dtype(values: np.ndarray) -> np.dtype:
+    """The dtype JAX will use for these axis values (float64 -> float32 unless x64 is on)."""
+    return np.dtype(jax.dtypes.canonicalize_dtype(values.dtype))

@@ -1,0 +1,66 @@
+"""Provenance of a sweep result: config, versions, git revision, and a fingerprint."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ._function import MetricSpec, SweptFunction
+from ._grid import Grid
+
+
+def provenance(
+    config: Any, swept: SweptFunction, grid: Grid, key: jax.Array, chunk_size: int, spec: MetricSpec
+) -> dict[str, Any]:
+    """Attrs for a sweep result. `fingerprint` identifies the sweep for resuming."""
+    attrs = {
+        "function": swept.name,
+        "config": repr(config),
+        "static_axes": ",".join(a.name for a in grid.static_axes),
+        "key": _key_text(key),
+        "chunk_size": int(chunk_size),
+        "theorytk_version": _version("theorytk"),
+        "jax_version": jax.__version__,
+        "git_revision": git_revision(),
+    }
+    digest = hashlib.sha256()
+    for name in ("function", "config", "static_axes", "key", "chunk_size"):
+        digest.update(f"{name}={attrs[name]};".encode())
+    for axis in grid.axes:
+        digest.update(f"{axis.name}:{axis.values.dtype}:".encode() + axis.values.tobytes())
+    digest.update(repr(sorted((k, str(v)) for k, v in spec.dtypes.items())).encode())
+    attrs["fingerprint"] = digest.hexdigest()
+    return attrs
+
+
+def _key_text(key: jax.Array) -> str:
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        key = jax.random.key_data(key)
+    return ",".join(str(int(v)) for v in np.asarray(key).ravel())
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@functools.cache
+def git_revision() -> str:
+    """The git commit of the theorytk source tree, or 'unknown' outside a checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+            text=True, timeout=5, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip()

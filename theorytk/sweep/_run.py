@@ -1,0 +1,239 @@
+"""`run`: sweep a function over every point of a grid, chunked, vmapped, sharded, resumable."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from ._execute import compile_chunk, padded_length, point_mesh
+from ._function import MetricSpec, SweptFunction, canonical_dtype, inspect_function, wrap_function
+from ._grid import Grid
+from ._metadata import provenance
+from ._status import STATUS_CODES
+from ._store import ProgressStore, load, remove, save
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """What `on_chunk` is told after each computed chunk."""
+
+    static_params: dict[str, Any]
+    chunk: int
+    n_chunks: int
+    n_points: int
+
+
+def run(
+    fn: Callable[..., Any],
+    grid: Grid,
+    *,
+    key: jax.Array | None = None,
+    config: Any = None,
+    chunk_size: int = 4096,
+    store: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    devices: Sequence[jax.Device] | None = None,
+    on_chunk: Callable[[ChunkInfo], None] | None = None,
+) -> xr.Dataset:
+    """Evaluate `fn` on every point of `grid` and return the results as an `xarray.Dataset`.
+
+    `fn(params, key)` (or `fn(params, key, *, config)`, or `fn(params)` for a deterministic
+    theory) receives `params`, a dict with one scalar per grid axis, and returns a dict of
+    named scalar metrics; it may add an integer `status` entry (see `Status`). For each
+    combination of static axes it is compiled once, then `jax.vmap`-ed over chunks of
+    `chunk_size` points, each chunk sharded over `devices` (default: all devices of all
+    processes under `jax.distributed`). Point i of the flattened grid (C order, all axes)
+    receives the key `jax.random.fold_in(key, i)`, so results do not depend on the chunk size
+    or the number of devices.
+
+    Args:
+        fn: the function to sweep.
+        grid: the axes to sweep over.
+        key: base PRNG key; required when `fn` takes a key.
+        config: static configuration passed as `config=` (shapes, step counts, ...).
+        chunk_size: points per vmapped call; bounds memory.
+        store: a `.zarr` path; results are written there, chunk by chunk while running
+            (to `<store>.partial`), then as the final Dataset.
+        resume: continue an interrupted sweep in `store`, computing only missing chunks.
+        progress: show a progress bar (only when stderr is a terminal).
+        devices: devices for the point axis (default `jax.devices()`).
+        on_chunk: called after each computed chunk (e.g. for logging).
+
+    Returns:
+        A Dataset with one dimension per axis (coordinates = axis values), one variable per
+        metric, `status` (int8, see `Status`), and attrs recording config and versions.
+    """
+    _check_options(chunk_size, store, resume)
+    swept = wrap_function(fn, config)
+    key = _check_key(key, swept)
+    first_static = next(grid.static_points())[1]
+    spec = inspect_function(swept, grid, first_static, key)
+    attrs = provenance(config, swept, grid, key, chunk_size, spec)
+    store = None if store is None else Path(store)
+    if store is not None and resume and store.exists():
+        return _load_finished(store, attrs)
+    results = _run_all(
+        swept, grid, key, spec, chunk_size, store, attrs["fingerprint"], resume, progress,
+        devices, on_chunk,
+    )
+    ds = _to_dataset(grid, results, attrs)
+    if store is not None and jax.process_index() == 0:
+        save(ds, store)
+        remove(_partial_path(store))
+    return ds
+
+
+def _check_options(chunk_size: Any, store: Any, resume: bool) -> None:
+    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    if resume and store is None:
+        raise ValueError("resume=True needs store= (the .zarr path of the interrupted sweep)")
+    if store is not None and Path(store).suffix != ".zarr":
+        raise ValueError(f"store must be a path ending in .zarr, got {str(store)!r}")
+
+
+def _check_key(key: Any, swept: SweptFunction) -> jax.Array:
+    if key is None:
+        if swept.takes_key:
+            raise ValueError(
+                "the swept function takes a key, so run() needs key=, e.g. key=jax.random.key(0)"
+            )
+        return jax.random.key(0)
+    return key
+
+
+def _partial_path(store: Path) -> Path:
+    return store.with_name(store.name + ".partial")
+
+
+def _load_finished(store: Path, attrs: dict[str, Any]) -> xr.Dataset:
+    ds = load(store)
+    if ds.attrs.get("fingerprint") != attrs["fingerprint"]:
+        raise ValueError(
+            f"cannot resume from {str(store)!r}: it holds a different sweep (grid, key, chunk "
+            "size, config or function differ); use resume=False to start over"
+        )
+    return ds
+
+
+def _run_all(
+    swept: SweptFunction,
+    grid: Grid,
+    key: jax.Array,
+    spec: MetricSpec,
+    chunk_size: int,
+    store: Path | None,
+    fingerprint: str,
+    resume: bool,
+    progress: bool,
+    devices: Sequence[jax.Device] | None,
+    on_chunk: Callable[[ChunkInfo], None] | None,
+) -> dict[str, np.ndarray]:
+    """Compute every point; return flat arrays shaped (static combinations, dynamic points)."""
+    n_dynamic = int(np.prod([len(a) for a in grid.dynamic_axes], dtype=np.int64))
+    n_static = grid.size // n_dynamic
+    chunk_size = min(chunk_size, n_dynamic)
+    names = list(spec.dtypes)
+    writer = None
+    if store is not None:
+        writer = ProgressStore.open(
+            _partial_path(store), fingerprint,
+            (n_static, n_dynamic), chunk_size, spec.dtypes, resume,
+        )
+    results = {n: np.empty((n_static, n_dynamic), d) for n, d in spec.dtypes.items()}
+    results["status"] = np.zeros((n_static, n_dynamic), np.int8)
+    mesh = point_mesh(None if devices is None else list(devices))
+    length = padded_length(chunk_size, mesh.size)
+    n_chunks = -(-n_dynamic // chunk_size)
+    show = progress and sys.stderr.isatty() and jax.process_index() == 0
+    with tqdm(total=grid.size, unit="pt", unit_scale=True, disable=not show) as bar:
+        for static_index, (indices, static_params) in enumerate(grid.static_points()):
+            done = writer.done(static_index) if writer else np.zeros(n_chunks, bool)
+            bar.update(int(sum(_chunk_len(c, chunk_size, n_dynamic) for c in np.flatnonzero(done))))
+            todo = [c for c in range(n_chunks) if not done[c]]
+            if not todo:
+                continue
+            point = _bind_static(swept, static_params)
+            run_chunk = compile_chunk(point, key, names, mesh)
+            for chunk in todo:
+                start = chunk * chunk_size
+                stop = min(start + chunk_size, n_dynamic)
+                local = _padded_range(start, stop, length)
+                values = _dynamic_values(grid, local)
+                out = run_chunk(values, _flat_index(grid, indices, local))
+                out = {k: v[: stop - start] for k, v in out.items()}
+                for k, v in out.items():
+                    results[k][static_index, start:stop] = v
+                if writer is not None and jax.process_index() == 0:
+                    writer.write(static_index, chunk, start, out)
+                bar.update(stop - start)
+                if on_chunk is not None:
+                    on_chunk(ChunkInfo(static_params, chunk, n_chunks, stop - start))
+            if writer is not None:
+                stored = writer.read(names)
+                for k in results:
+                    results[k][static_index] = stored[k][static_index]
+    return results
+
+
+def _chunk_len(chunk: int, chunk_size: int, n_dynamic: int) -> int:
+    return min(chunk_size, n_dynamic - chunk * chunk_size)
+
+
+def _padded_range(start: int, stop: int, length: int) -> np.ndarray:
+    """Dynamic flat indices start..stop-1, padded by repeating the last to a fixed length."""
+    index = np.arange(start, start + length, dtype=np.int64)
+    return np.minimum(index, stop - 1)
+
+
+def _bind_static(swept: SweptFunction, static_params: dict[str, Any]) -> Callable[..., Any]:
+    def point(dynamic: dict[str, Any], key: jax.Array) -> Any:
+        return swept({**static_params, **dynamic}, key)
+
+    return point
+
+
+def _dynamic_values(grid: Grid, local: np.ndarray) -> dict[str, np.ndarray]:
+    axes = grid.dynamic_axes
+    multi = np.unravel_index(local, tuple(len(a) for a in axes)) if axes else ()
+    return {
+        a.name: a.values[i].astype(canonical_dtype(a.values)) for a, i in zip(axes, multi, strict=True)
+    }
+
+
+def _flat_index(grid: Grid, static_indices: tuple[int, ...], local: np.ndarray) -> np.ndarray:
+    """Position of each point in the C-ordered flattening of the full grid (all axes)."""
+    dynamic = iter(np.unravel_index(local, tuple(len(a) for a in grid.dynamic_axes)))
+    static = iter(static_indices)
+    multi = [next(static) if a.is_static else next(dynamic) for a in grid.axes]
+    flat = np.ravel_multi_index([np.broadcast_to(m, local.shape) for m in multi], grid.shape)
+    if grid.size > np.iinfo(np.uint32).max:
+        raise ValueError(f"grids of more than 2**32 points are not supported, got {grid.size}")
+    return flat.astype(np.uint32)
+
+
+def _to_dataset(grid: Grid, results: dict[str, np.ndarray], attrs: dict[str, Any]) -> xr.Dataset:
+    static, dynamic = grid.static_axes, grid.dynamic_axes
+    dims = [a.name for a in static] + [a.name for a in dynamic]
+    shape = tuple(len(a) for a in static) + tuple(len(a) for a in dynamic)
+    coords = {a.name: a.values for a in grid.axes}
+    data = {
+        name: xr.Variable(dims, values.reshape(shape)).transpose(*grid.names)
+        for name, values in results.items()
+    }
+    ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    ds["status"].attrs["codes"] = STATUS_CODES
+    return ds
+
+
+
