@@ -132,8 +132,10 @@ def inspect_function(
 
 def _metric_spec(out: Any) -> MetricSpec:
     if not isinstance(out, Mapping):
+        got = f"an array of shape {out.shape}" if hasattr(out, "shape") else type(out).__name__
         raise TypeError(
-            f"the swept function must return a dict of scalar metrics, got {type(out).__name__}"
+            f"the swept function must return a dict of scalar metrics, got {got}; "
+            "return e.g. {'test_mse': ..., 'train_mse': ...}"
         )
     dtypes: dict[str, np.dtype] = {}
     for name, value in out.items():
