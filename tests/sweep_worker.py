@@ -1,7 +1,7 @@
 """A sweep run in a separate process: several forced CPU devices, or one of several hosts.
 
-    python tests/sweep_worker.py OUT.nc --devices 4
-    python tests/sweep_worker.py OUT.nc --process-id 0 --num-processes 2 --port 12345
+python tests/sweep_worker.py OUT.nc --devices 4
+python tests/sweep_worker.py OUT.nc --process-id 0 --num-processes 2 --port 12345
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def noisy_response(params, key):
 def worker_grid():
     from theorytk import sweep
 
-    return sweep.Grid(scale=sweep.geomspace(0.1, 10.0, 6), shift=np.linspace(-1, 1, 5), seed=range(3))
+    return sweep.Grid(
+        scale=sweep.geomspace(0.1, 10.0, 6), shift=np.linspace(-1, 1, 5), seed=range(3)
+    )
 
 
 def main() -> None:
@@ -51,7 +53,9 @@ def main() -> None:
         )
     from theorytk import sweep
 
-    ds = sweep.run(noisy_response, worker_grid(), key=jax.random.key(7), chunk_size=11, progress=False)
+    ds = sweep.run(
+        noisy_response, worker_grid(), key=jax.random.key(7), chunk_size=11, progress=False
+    )
     ds.attrs["n_devices"] = len(jax.devices())
     ds.attrs["n_local_devices"] = len(jax.local_devices())
     ds.attrs["process_count"] = jax.process_count()

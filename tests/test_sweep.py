@@ -34,7 +34,9 @@ KEY = jax.random.key(0)
 def run_worker(out: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(WORKER), str(out), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -154,8 +156,17 @@ def test_two_processes_under_jax_distributed_give_the_single_process_result(tmp_
     port = free_port()
     outs = [tmp_path / f"host{i}.nc" for i in range(2)]
     procs = [
-        run_worker(out, "--devices", "2", "--process-id", str(i), "--num-processes", "2",
-                   "--port", str(port))
+        run_worker(
+            out,
+            "--devices",
+            "2",
+            "--process-id",
+            str(i),
+            "--num-processes",
+            "2",
+            "--port",
+            str(port),
+        )
         for i, out in enumerate(outs)
     ]
     logs = [p.communicate(timeout=300)[0] for p in procs]
@@ -176,7 +187,9 @@ def test_nonfinite_points_get_a_status_and_do_not_raise():
         return {"loss": jnp.log(params["a"]), "inverse": 1.0 / params["a"]}
 
     ds = sweep.run(fragile, sweep.Grid(a=[-1.0, 0.0, 1.0]), key=KEY)
-    np.testing.assert_array_equal(ds["status"].values, [Status.NONFINITE, Status.NONFINITE, Status.OK])
+    np.testing.assert_array_equal(
+        ds["status"].values, [Status.NONFINITE, Status.NONFINITE, Status.OK]
+    )
 
 
 def test_a_model_status_is_kept_and_takes_precedence():
@@ -224,7 +237,9 @@ def test_chunk_size_below_one_is_rejected(chunk_size):
 
 
 def test_a_function_returning_no_dict_is_rejected():
-    with pytest.raises(TypeError, match=r"must return a dict of scalar metrics, got an array of shape \(\)"):
+    with pytest.raises(
+        TypeError, match=r"must return a dict of scalar metrics, got an array of shape \(\)"
+    ):
         sweep.run(lambda p, k: p["a"] * 2, sweep.Grid(a=[1.0]), key=KEY)
 
 
@@ -257,8 +272,9 @@ class Interrupt(Exception):
 
 def test_an_interrupted_sweep_resumes_with_only_the_missing_chunks(tmp_path):
     store = tmp_path / "sweep.zarr"
-    grid = sweep.Grid(scale=sweep.geomspace(0.1, 10.0, 6), shift=np.linspace(-1, 1, 5),
-                      seed=range(3))  # 90 points, 9 chunks of 10
+    grid = sweep.Grid(
+        scale=sweep.geomspace(0.1, 10.0, 6), shift=np.linspace(-1, 1, 5), seed=range(3)
+    )  # 90 points, 9 chunks of 10
     computed = []
 
     def interrupt_after_four(info):
@@ -267,19 +283,34 @@ def test_an_interrupted_sweep_resumes_with_only_the_missing_chunks(tmp_path):
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        sweep.run(noisy_response, grid, key=KEY, chunk_size=10, store=store,
-                  on_chunk=interrupt_after_four)
+        sweep.run(
+            noisy_response, grid, key=KEY, chunk_size=10, store=store, on_chunk=interrupt_after_four
+        )
     assert not store.exists()
     computed.clear()
-    resumed = sweep.run(noisy_response, grid, key=KEY, chunk_size=10, store=store, resume=True,
-                        on_chunk=lambda info: computed.append(info.chunk))
+    resumed = sweep.run(
+        noisy_response,
+        grid,
+        key=KEY,
+        chunk_size=10,
+        store=store,
+        resume=True,
+        on_chunk=lambda info: computed.append(info.chunk),
+    )
     assert computed == [4, 5, 6, 7, 8]
     uninterrupted = sweep.run(noisy_response, grid, key=KEY, chunk_size=10)
     xr.testing.assert_identical(resumed, uninterrupted)
     xr.testing.assert_identical(sweep.load(store), uninterrupted)
     computed.clear()
-    again = sweep.run(noisy_response, grid, key=KEY, chunk_size=10, store=store, resume=True,
-                      on_chunk=lambda info: computed.append(info.chunk))
+    again = sweep.run(
+        noisy_response,
+        grid,
+        key=KEY,
+        chunk_size=10,
+        store=store,
+        resume=True,
+        on_chunk=lambda info: computed.append(info.chunk),
+    )
     assert computed == []
     xr.testing.assert_identical(again, uninterrupted)
 

@@ -1,8 +1,8 @@
 """The sweep engine: grids of named axes, swept in compiled, vectorised chunks.
 
-    from theorytk import sweep
-    grid = sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))
-    ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
+from theorytk import sweep
+grid = sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))
+ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
 """
 
 from ._grid import Axis, Grid, StaticValues, geomspace, linspace, static

@@ -50,7 +50,10 @@ def compile_chunk(
         inputs = {name: _shard(v, sharding) for name, v in values.items()}
         out = compiled(inputs, _shard(flat_index, sharding))
         if jax.process_count() > 1:
-            return {k: np.asarray(v) for k, v in multihost_utils.process_allgather(out, tiled=True).items()}
+            return {
+                k: np.asarray(v)
+                for k, v in multihost_utils.process_allgather(out, tiled=True).items()
+            }
         return {k: np.asarray(v) for k, v in out.items()}
 
     return run

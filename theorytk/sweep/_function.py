@@ -65,11 +65,12 @@ class SweptFunction:
 
     @property
     def name(self) -> str:
-        return f"{getattr(self.fn, '__module__', '?')}.{getattr(self.fn, '__qualname__', repr(self.fn))}"
+        module = getattr(self.fn, "__module__", "?")
+        return f"{module}.{getattr(self.fn, '__qualname__', repr(self.fn))}"
 
 
 def wrap_function(fn: Callable[..., Any], config: Any) -> SweptFunction:
-    """Decide how to call `fn`: `fn(params, key)` or `fn(params)`, with `config=` if it takes one."""
+    """Decide how to call `fn`: `fn(params, key)` or `fn(params)`, plus `config=` if taken."""
     if not callable(fn):
         raise TypeError(f"the swept function must be callable, got {type(fn).__name__}")
     try:
@@ -104,7 +105,9 @@ def inspect_function(
     swept: SweptFunction, grid: Grid, static_params: Mapping[str, Any], key: Any
 ) -> MetricSpec:
     """Trace `swept` abstractly once: check the params it reads and the metrics it returns."""
-    structs = {a.name: jax.ShapeDtypeStruct((), canonical_dtype(a.values)) for a in grid.dynamic_axes}
+    structs = {
+        a.name: jax.ShapeDtypeStruct((), canonical_dtype(a.values)) for a in grid.dynamic_axes
+    }
     read: set[str] = set()
 
     def traced(dynamic: dict[str, Any], point_key: Any) -> Any:

@@ -134,7 +134,7 @@ class Grid:
 
     def __repr__(self) -> str:
         parts = [
-            f"{a.name}={'static ' if a.is_static else ''}[{len(a)}: {a.values[0]:g}..{a.values[-1]:g}]"
+            f"{a.name}={'static ' * a.is_static}[{len(a)}: {a.values[0]:g}..{a.values[-1]:g}]"
             for a in self.axes
         ]
         return f"Grid({', '.join(parts)})"

@@ -83,8 +83,17 @@ def run(
     if store is not None and resume and store.exists():
         return _load_finished(store, attrs)
     results = _run_all(
-        swept, grid, key, spec, chunk_size, store, attrs["fingerprint"], resume, progress,
-        devices, on_chunk,
+        swept,
+        grid,
+        key,
+        spec,
+        chunk_size,
+        store,
+        attrs["fingerprint"],
+        resume,
+        progress,
+        devices,
+        on_chunk,
     )
     ds = _to_dataset(grid, results, attrs)
     if store is not None and jax.process_index() == 0:
@@ -94,7 +103,11 @@ def run(
 
 
 def _check_options(chunk_size: Any, store: Any, resume: bool) -> None:
-    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) or chunk_size < 1:
+    if (
+        not isinstance(chunk_size, (int, np.integer))
+        or isinstance(chunk_size, bool)
+        or chunk_size < 1
+    ):
         raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
     if resume and store is None:
         raise ValueError("resume=True needs store= (the .zarr path of the interrupted sweep)")
@@ -147,8 +160,12 @@ def _run_all(
     writer = None
     if store is not None:
         writer = ProgressStore.open(
-            _partial_path(store), fingerprint,
-            (n_static, n_dynamic), chunk_size, spec.dtypes, resume,
+            _partial_path(store),
+            fingerprint,
+            (n_static, n_dynamic),
+            chunk_size,
+            spec.dtypes,
+            resume,
         )
     results = {n: np.empty((n_static, n_dynamic), d) for n, d in spec.dtypes.items()}
     results["status"] = np.zeros((n_static, n_dynamic), np.int8)
@@ -207,7 +224,8 @@ def _dynamic_values(grid: Grid, local: np.ndarray) -> dict[str, np.ndarray]:
     axes = grid.dynamic_axes
     multi = np.unravel_index(local, tuple(len(a) for a in axes)) if axes else ()
     return {
-        a.name: a.values[i].astype(canonical_dtype(a.values)) for a, i in zip(axes, multi, strict=True)
+        a.name: a.values[i].astype(canonical_dtype(a.values))
+        for a, i in zip(axes, multi, strict=True)
     }
 
 
@@ -234,6 +252,3 @@ def _to_dataset(grid: Grid, results: dict[str, np.ndarray], attrs: dict[str, Any
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
     ds["status"].attrs["codes"] = STATUS_CODES
     return ds
-
-
-

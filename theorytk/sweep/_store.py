@@ -11,7 +11,6 @@ import xarray as xr
 import zarr
 
 
-
 def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write a sweep result to `path`: zarr if it ends in `.zarr`, netCDF if in `.nc`.
 
@@ -78,7 +77,10 @@ class ProgressStore:
                 name, shape=shape, chunks=(1, chunk_size), dtype=dtype, fill_value=fill
             )
         group.create_array(
-            "chunk_done", shape=(shape[0], n_chunks), chunks=(1, n_chunks), dtype=bool,
+            "chunk_done",
+            shape=(shape[0], n_chunks),
+            chunks=(1, n_chunks),
+            dtype=bool,
             fill_value=False,
         )
         group.attrs["fingerprint"] = fingerprint
@@ -101,5 +103,3 @@ class ProgressStore:
 def remove(path: Path) -> None:
     """Delete a progress store once its results are safely written elsewhere."""
     shutil.rmtree(path, ignore_errors=True)
-
-

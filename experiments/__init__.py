@@ -1,0 +1,1 @@
+"""Named experiments for `python -m experiments.phase_diagram NAME`."""
