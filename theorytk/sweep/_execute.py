@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from ._function import SweptFunction
 from ._status import combine_status
 
 _POINTS = "points"
@@ -24,21 +26,61 @@ def point_mesh(devices: list[jax.Device] | None) -> Mesh:
     return Mesh(np.asarray(devices), (_POINTS,))
 
 
+ChunkRunner = Callable[[dict[str, np.ndarray], np.ndarray], dict[str, np.ndarray]]
+_COMPILED: OrderedDict[tuple, ChunkRunner] = OrderedDict()
+_CACHE_SIZE = 32
+
+
 def compile_chunk(
-    point: Callable[[Mapping[str, Any], Any], Mapping[str, Any]],
+    swept: SweptFunction,
+    static_params: dict[str, Any],
     key: Any,
     metric_names: list[str],
     mesh: Mesh,
-) -> Callable[[dict[str, np.ndarray], np.ndarray], dict[str, np.ndarray]]:
-    """Return `run(dynamic_values, flat_index) -> metrics + status` for one chunk of points.
+) -> ChunkRunner:
+    """`run(dynamic_values, flat_index) -> metrics + status` for chunks of one static setting.
 
     Point i gets the key `fold_in(key, flat_index[i])`, so its draws do not depend on the
     chunk it lands in or the device it runs on. The chunk axis is sharded over `mesh`.
+    Runners are cached (when the function and config are hashable), so repeating a sweep
+    does not recompile.
     """
+    key_data = jax.random.key_data(key) if _is_typed_key(key) else key
+    cache_key = (
+        swept,
+        tuple(sorted(static_params.items())),
+        str(getattr(key, "dtype", "")),
+        np.asarray(key_data).tobytes(),
+        tuple(metric_names),
+        mesh,
+    )
+    try:
+        runner = _COMPILED.get(cache_key)
+    except TypeError:  # an unhashable config: compile without caching
+        return _build(swept, static_params, key, metric_names, mesh)
+    if runner is None:
+        runner = _COMPILED[cache_key] = _build(swept, static_params, key, metric_names, mesh)
+        if len(_COMPILED) > _CACHE_SIZE:
+            _COMPILED.popitem(last=False)
+    return runner
+
+
+def _is_typed_key(key: Any) -> bool:
+    return jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+
+
+def _build(
+    swept: SweptFunction,
+    static_params: dict[str, Any],
+    key: Any,
+    metric_names: list[str],
+    mesh: Mesh,
+) -> ChunkRunner:
     sharding = NamedSharding(mesh, PartitionSpec(_POINTS))
 
-    def one_point(params: Mapping[str, Any], index: Any) -> dict[str, Any]:
-        out = dict(point(params, jax.random.fold_in(key, index)))
+    def one_point(dynamic: Mapping[str, Any], index: Any) -> dict[str, Any]:
+        params = {**static_params, **dynamic}
+        out = dict(swept(params, jax.random.fold_in(key, index)))
         model_status = out.pop("status", None)
         metrics = {name: jnp.asarray(out[name]) for name in metric_names}
         finite = jnp.all(jnp.stack([_is_finite(v) for v in metrics.values()]))

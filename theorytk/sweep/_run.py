@@ -180,8 +180,7 @@ def _run_all(
             todo = [c for c in range(n_chunks) if not done[c]]
             if not todo:
                 continue
-            point = _bind_static(swept, static_params)
-            run_chunk = compile_chunk(point, key, names, mesh)
+            run_chunk = compile_chunk(swept, static_params, key, names, mesh)
             for chunk in todo:
                 start = chunk * chunk_size
                 stop = min(start + chunk_size, n_dynamic)
@@ -211,13 +210,6 @@ def _padded_range(start: int, stop: int, length: int) -> np.ndarray:
     """Dynamic flat indices start..stop-1, padded by repeating the last to a fixed length."""
     index = np.arange(start, start + length, dtype=np.int64)
     return np.minimum(index, stop - 1)
-
-
-def _bind_static(swept: SweptFunction, static_params: dict[str, Any]) -> Callable[..., Any]:
-    def point(dynamic: dict[str, Any], key: jax.Array) -> Any:
-        return swept({**static_params, **dynamic}, key)
-
-    return point
 
 
 def _dynamic_values(grid: Grid, local: np.ndarray) -> dict[str, np.ndarray]:
