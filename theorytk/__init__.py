@@ -1,7 +1,11 @@
-"""theorytk: analytic predictions and simulations of deep-learning theory, swept in JAX."""
+"""theorytk: analytic predictions and simulations of deep-learning theory, swept in JAX.
 
-from . import sweep
+Subpackages: `sweep` (the engine), `fit` (power laws), `plot` (phase diagrams), and the
+models: `regression`.
+"""
+
+from . import fit, plot, regression, sweep
 
 __version__ = "0.1.0"
 
-__all__ = ["sweep", "__version__"]
+__all__ = ["__version__", "fit", "plot", "regression", "sweep"]

@@ -25,6 +25,8 @@ import numpy as np
 import scipy.stats
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PRNGKeyArray
 
+from ._validation import is_concrete
+
 __all__ = [
     "FitResult",
     "PowerLawFit",
@@ -253,10 +255,6 @@ def bootstrap_ci(
     return lower, upper
 
 
-def _is_concrete(value: Any) -> bool:
-    return not isinstance(value, jax.core.Tracer)
-
-
 def _check_fit_inputs(x: Any, y: Any, sigma: Any, with_constant: bool, max_steps: int) -> None:
     """Shape checks always (shapes are static); value checks only for concrete inputs."""
     if not (isinstance(max_steps, (int, np.integer)) and max_steps >= 1):
@@ -280,7 +278,7 @@ def _check_fit_inputs(x: Any, y: Any, sigma: Any, with_constant: bool, max_steps
         )
     named = [("x", x), ("y", y)] + ([] if sigma is None else [("sigma", sigma)])
     for name, value in named:
-        if not _is_concrete(value):
+        if not is_concrete(value):
             continue
         arr = np.asarray(value)
         if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):

@@ -1,0 +1,12 @@
+"""Regression models: linear ridge (and later random features, kernel ridge), with their
+eigenframework theory.
+
+    from theorytk import regression
+    config = regression.RidgeConfig(d=200, n_max=1000, noise=0.5)
+    regression.theory({"ridge": 1e-2, "n": 400}, config=config)["test_mse"]
+"""
+
+from ._eigenframework import krr_risk
+from ._ridge import RidgeConfig, simulate, theory, unnormalised_ridge
+
+__all__ = ["RidgeConfig", "krr_risk", "simulate", "theory", "unnormalised_ridge"]
