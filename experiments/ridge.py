@@ -41,7 +41,15 @@ def with_ratio_axis(ds: xr.Dataset, d: int) -> xr.Dataset:
     return ds.swap_dims(n="n_over_d")
 
 
+def check_axes(axes: dict[str, np.ndarray]) -> None:
+    """The simulation needs ridge > 0 and n/d > 0 (ridge = 0 has no unique solution at n < d)."""
+    for name in ("ridge", "n_over_d"):
+        if np.any(axes[name] <= 0):
+            raise ValueError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
+
+
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
+    check_axes(axes)
     config = task(options.quick, axes["n_over_d"])
     n = sample_sizes(axes["n_over_d"], config.d)
     with jax.enable_x64(True):  # ridge down to 1e-4 near n = d needs float64 solves
