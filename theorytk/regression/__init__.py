@@ -7,6 +7,20 @@ eigenframework theory.
 """
 
 from ._eigenframework import krr_risk
+from ._linear_rf import LinearRFConfig, linear_rf_theory, simulate_linear_rf
+from ._optimal_ridge import optimal_ridge
+from ._random_features import rf_risk
 from ._ridge import RidgeConfig, simulate, theory, unnormalised_ridge
 
-__all__ = ["RidgeConfig", "krr_risk", "simulate", "theory", "unnormalised_ridge"]
+__all__ = [
+    "LinearRFConfig",
+    "RidgeConfig",
+    "krr_risk",
+    "linear_rf_theory",
+    "optimal_ridge",
+    "rf_risk",
+    "simulate",
+    "simulate_linear_rf",
+    "theory",
+    "unnormalised_ridge",
+]

@@ -8,11 +8,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import check_scalar, is_concrete
-
-# Bisection iterations in t = log(kappa). The bracket in `_log_kappa` is under ~3000 nats wide
-# even for inputs spanning the whole float64 range, and 2^-80 * 3000 < 3e-21, so bisection
-# alone pins t to within rounding; the Newton step afterwards mainly supplies the gradients.
-_BISECTION_STEPS = 80
+from ._roots import log_root
 
 
 def krr_risk(
@@ -130,12 +126,10 @@ def _residual(t: Array, log_lam: Array, delta: Array, n: Array) -> Array:
 
 
 def _log_kappa(log_lam: Array, delta: Array, n: Array) -> Array:
-    """log kappa at the root of `_residual`: fixed-step bisection, then one Newton step.
+    """log kappa at the root of `_residual` (bisection in log kappa, then one Newton step).
 
-    The bisection runs on stop-gradient inputs. The final Newton step
-    t = t0 - h(t0) / stop_gradient(h'(t0)) leaves the value unchanged to rounding (t0 is
-    already the root) and makes dt/dtheta = -dh/dtheta / h' exactly, i.e. implicit
-    differentiation to first order. Second derivatives through kappa are not exact.
+    The bracket is max(delta / n, (P - n)_+ / sum_i 1/lambda_i) <= kappa
+    <= (sum_i lambda_i + delta) / n; see `log_root` for the solver and its gradients.
     """
     sg = jax.lax.stop_gradient
     log_lam0, delta0, n0 = sg(log_lam), sg(delta), sg(n)
@@ -145,20 +139,7 @@ def _log_kappa(log_lam: Array, delta: Array, n: Array) -> Array:
         jnp.log(delta0) - jnp.log(n0),
         jnp.log(jnp.maximum(n_modes - n0, 0.0)) - jax.nn.logsumexp(-log_lam0),
     )
-
-    def bisect(_: int, bounds: tuple[Array, Array]) -> tuple[Array, Array]:
-        lo, hi = bounds
-        mid = 0.5 * (lo + hi)
-        above = _residual(mid, log_lam0, delta0, n0) > 0  # root lies above mid
-        return jnp.where(above, mid, lo), jnp.where(above, hi, mid)
-
-    lo, hi = jax.lax.fori_loop(0, _BISECTION_STEPS, bisect, (log_lower, log_upper))
-    t0 = 0.5 * (lo + hi)
-    # h'(t) = -(sum_i L_i (1 - L_i) + delta / kappa) < 0; guarded against underflow to 0.
-    learn_unlearn = jax.nn.sigmoid(log_lam0 - t0) * jax.nn.sigmoid(t0 - log_lam0)
-    slope = -(jnp.sum(learn_unlearn) + delta0 * jnp.exp(-t0))
-    slope = jnp.where(slope < 0, slope, -1.0)
-    return t0 - _residual(t0, log_lam, delta, n) / slope
+    return log_root(lambda t, p: _residual(t, *p), (log_lam, delta, n), log_lower, log_upper)
 
 
 def _check_inputs(
