@@ -101,10 +101,37 @@ class MetricSpec:
     reports_status: bool
 
 
+_INSPECTED: dict[tuple, MetricSpec] = {}
+
+
 def inspect_function(
     swept: SweptFunction, grid: Grid, static_params: Mapping[str, Any], key: Any
 ) -> MetricSpec:
-    """Trace `swept` abstractly once: check the params it reads and the metrics it returns."""
+    """Trace `swept` abstractly once: check the params it reads and the metrics it returns.
+
+    The outcome is remembered for a hashable function and config, so repeated sweeps of the
+    same function over axes of the same names and dtypes skip the trace.
+    """
+    memo = (
+        swept,
+        tuple((a.name, a.is_static, canonical_dtype(a.values).str) for a in grid.axes),
+        tuple(sorted(static_params.items())),
+        str(jax.typeof(key)),
+    )
+    try:
+        return _INSPECTED[memo]
+    except KeyError:
+        spec = _inspect(swept, grid, static_params, key)
+        if len(_INSPECTED) < 256:
+            _INSPECTED[memo] = spec
+        return spec
+    except TypeError:  # an unhashable config: trace every time
+        return _inspect(swept, grid, static_params, key)
+
+
+def _inspect(
+    swept: SweptFunction, grid: Grid, static_params: Mapping[str, Any], key: Any
+) -> MetricSpec:
     structs = {
         a.name: jax.ShapeDtypeStruct((), canonical_dtype(a.values)) for a in grid.dynamic_axes
     }
