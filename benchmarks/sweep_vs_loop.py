@@ -6,7 +6,7 @@ For each problem size d x n:
 1. `theorytk.sweep.run`: one compiled, vmapped call per chunk of points;
 2. a Python loop calling a jitted single-point `simulate` once per point (same keys).
 
-Both are timed after a warm-up compile, in the same process, and must give the same
+Both are timed (best of 3) after a warm-up compile, in the same process, and must give the same
 numbers. Prints points/s and the speed-up (target >= 20x). The speed-up is the Python
 dispatch cost saved per point, so it is largest when the per-point work is small (d = 10:
 a few microseconds of compute against ~0.2 ms of dispatch) and shrinks as the per-point
@@ -27,11 +27,15 @@ from theorytk import regression, sweep
 TARGET = 20.0
 
 
-def timed(fn: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
-    fn()  # compile
-    start = time.perf_counter()
+def timed(fn: Callable[[], np.ndarray], repeats: int = 3) -> tuple[float, np.ndarray]:
+    """Best of `repeats` wall times after a warm-up (compile) call, as timeit does."""
     result = fn()
-    return time.perf_counter() - start, result
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
 
 
 def compare(d: int, n: int, chunk_size: int) -> float:
