@@ -19,7 +19,10 @@ import numpy as np
 
 from experiments._experiment import Experiment, Options
 
-EXPERIMENTS = {"ridge": "experiments.ridge"}
+EXPERIMENTS = {
+    "ridge": "experiments.ridge",
+    "ntk": "experiments.ntk",
+}
 DEFAULT = "ridge"
 
 

@@ -1,0 +1,351 @@
+"""Where the NTK regime ends: finite-width deviation and training drift of the NTK.
+
+For a fully connected ReLU network in the NTK parameterisation (neural-tangents' convention,
+the one `theorytk.kernels.mlp_kernels` computes), two seed-averaged quantities over a grid of
+(width, depth):
+
+    ntk_deviation = ||Theta_0 - Theta_inf||_F / ||Theta_inf||_F     at initialisation
+    ntk_change    = ||Theta_T - Theta_0||_F / ||Theta_0||_F         after T steps of full-batch GD
+
+on a small regression task, with Theta the empirical NTK (`theorytk.kernels.empirical_ntk`,
+structured path) and Theta_inf the analytic infinite-width NTK. Both vanish as width -> inf
+at fixed depth, ~ width^(-1/2) (Jacot et al. 2018; Lee et al. 2019), and grow with depth: the
+fluctuations of the NTK are controlled by depth/width (Hanin & Nica, "Finite depth and width
+corrections to the neural tangent kernel", ICLR 2020), so the level sets of both follow lines
+depth/width = const, drawn on the phase diagrams. The width exponent of the deviation at a
+fixed depth is fitted with `theorytk.fit.fit_power_law` and printed with its 95% interval.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from jaxtyping import Array, ArrayLike, Float
+from matplotlib import ticker
+from matplotlib.figure import Figure
+
+from experiments._experiment import Experiment, Options, checkpoint, save_both
+from theorytk import fit, plot, sweep
+from theorytk.kernels import mlp_kernels
+from theorytk.kernels._empirical import empirical_ntk
+
+NAME = "ntk"
+# depth / width values drawn as lines on the phase diagrams
+RATIOS = (1 / 128, 1 / 32, 1 / 8)
+# contour levels drawn on the phase diagrams (those inside the data range)
+LEVELS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
+
+
+class NTKTask(eqx.Module):
+    """The static task: data, network hyperparameters and the training run.
+
+    Inputs x_i (i < n) are uniform on the sphere of radius sqrt(d) (so x.x / d = 1), targets
+    y_i = sin(x_i . u) with u ~ N(0, I_d / d), both drawn from `data_seed` (the same task for
+    every seed: the seeds vary the initialisation). The network has `depth` hidden layers of
+    width `width` and a scalar readout, z = sigma_w W h / sqrt(fan_in) + sigma_b b with W, b ~
+    N(0, 1) (NTK parameterisation). Training: `steps` steps of full-batch gradient descent on
+    L = (1/2n) sum_i (f(x_i) - y_i)^2 with learning rate lr_fraction * 2n / lambda_max, the
+    fraction `lr_fraction` of the stability limit of the linearised dynamics, lambda_max the
+    largest eigenvalue of the analytic NTK on the training inputs.
+
+    Args:
+        n: number of training points.
+        d: input dimension.
+        activation: activation name known to `mlp_kernels` and to `jax.nn` (e.g. "relu").
+        sigma_w, sigma_b: weight and bias scales.
+        steps: gradient-descent steps.
+        lr_fraction: learning rate as a fraction of 2n / lambda_max, in (0, 1).
+        data_seed: seed of the data.
+    """
+
+    n: int = eqx.field(static=True, default=32)
+    d: int = eqx.field(static=True, default=8)
+    activation: str = eqx.field(static=True, default="relu")
+    sigma_w: float = eqx.field(static=True, default=math.sqrt(2.0))
+    sigma_b: float = eqx.field(static=True, default=0.1)
+    steps: int = eqx.field(static=True, default=200)
+    lr_fraction: float = eqx.field(static=True, default=0.5)
+    data_seed: int = eqx.field(static=True, default=0)
+
+    def __check_init__(self) -> None:
+        for name in ("n", "d", "steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 < self.lr_fraction < 1.0:
+            raise ValueError(f"lr_fraction must be in (0, 1), got {self.lr_fraction!r}")
+        if not hasattr(jax.nn, self.activation):
+            raise ValueError(f"activation must name a jax.nn function, got {self.activation!r}")
+
+    def data(self, dtype: Any) -> tuple[Float[Array, "n d"], Float[Array, " n"]]:
+        """Training inputs on the sphere of radius sqrt(d) and targets sin(x . u)."""
+        kx, ku = jax.random.split(jax.random.key(self.data_seed))
+        x = jax.random.normal(kx, (self.n, self.d), dtype)
+        x = x / jnp.linalg.norm(x, axis=1, keepdims=True) * jnp.sqrt(jnp.asarray(self.d, dtype))
+        u = jax.random.normal(ku, (self.d,), dtype) / jnp.sqrt(jnp.asarray(self.d, dtype))
+        return x, jnp.sin(x @ u)
+
+
+def init_mlp(key: Array, d: int, width: int, depth: int, dtype: Any) -> list[tuple[Array, Array]]:
+    """Standard normal (W, b) for `depth` hidden layers of `width` and a scalar readout.
+
+    All entries come from one draw (one random-bits kernel instead of one per array, which
+    keeps the compilation of a vmapped init short).
+    """
+    sizes = [d] + [width] * depth + [1]
+    shapes = [s for a, b in zip(sizes[:-1], sizes[1:], strict=True) for s in ((a, b), (b,))]
+    draw = jax.random.normal(key, (sum(math.prod(s) for s in shapes),), dtype)
+    offsets = np.cumsum([0] + [math.prod(s) for s in shapes])
+    arrays = [
+        draw[lo:hi].reshape(s) for lo, hi, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
+    ]
+    return list(zip(arrays[::2], arrays[1::2], strict=True))
+
+
+def apply_mlp(
+    params: list[tuple[Array, Array]], x: Float[Array, "n d"], *, task: NTKTask
+) -> Float[Array, " n"]:
+    """The NTK-parameterised network: z = sigma_w h W / sqrt(fan_in) + sigma_b b per layer."""
+    act = getattr(jax.nn, task.activation)
+    h = x
+    for layer, (w, b) in enumerate(params):
+        z = task.sigma_w / math.sqrt(w.shape[0]) * (h @ w) + task.sigma_b * b
+        h = z if layer == len(params) - 1 else act(z)
+    return h[:, 0]
+
+
+def simulate(params: Mapping[str, ArrayLike], key: Array, *, config: NTKTask) -> dict[str, Array]:
+    """Relative deviation from the analytic NTK at init and relative NTK change under GD.
+
+    Args:
+        params: "width" and "depth", concrete integers (static sweep axes).
+        key: PRNG key of the initialisation.
+        config: the task.
+
+    Returns:
+        Scalars `ntk_deviation` = ||Theta_0 - Theta_inf||_F / ||Theta_inf||_F, `ntk_change` =
+        ||Theta_T - Theta_0||_F / ||Theta_0||_F, `train_loss` (L after training, relative to
+        L at initialisation), in the default float dtype.
+    """
+    width, depth = _read_shape(params)
+    dtype = jnp.result_type(float)
+    x, y = config.data(dtype)
+    analytic = mlp_kernels(
+        x,
+        depth=depth,
+        activation=config.activation,
+        sigma_w=config.sigma_w,
+        sigma_b=config.sigma_b,
+    ).ntk
+    f = functools.partial(apply_mlp, task=config)
+    theta0 = init_mlp(key, config.d, width, depth, dtype)
+
+    def loss(theta: list) -> Array:
+        return 0.5 * jnp.mean((f(theta, x) - y) ** 2)
+
+    lr = config.lr_fraction * 2.0 * config.n / jnp.linalg.eigvalsh(analytic)[-1]
+
+    def step(theta: list, _: None) -> tuple[list, None]:
+        grads = jax.grad(loss)(theta)
+        return jax.tree.map(lambda p, g: p - lr * g, theta, grads), None
+
+    theta_t, _ = jax.lax.scan(step, theta0, None, length=config.steps)
+    # both kernels in one vmapped call: one compiled NTK instead of two
+    pair = jax.tree.map(lambda a, b: jnp.stack([a, b]), theta0, theta_t)
+    ntk0, ntk_t = jax.vmap(lambda theta: empirical_ntk(f, theta, x))(pair)
+    return {
+        "ntk_deviation": _relative(ntk0, analytic),
+        "ntk_change": _relative(ntk_t, ntk0),
+        "train_loss": loss(theta_t) / loss(theta0),
+    }
+
+
+def _relative(a: Array, b: Array) -> Array:
+    return jnp.linalg.norm(a - b) / jnp.linalg.norm(b)
+
+
+def _read_shape(params: Mapping[str, ArrayLike]) -> tuple[int, int]:
+    """(width, depth) as positive Python integers; ValueError otherwise."""
+    shape = []
+    for name in ("width", "depth"):
+        if name not in params:
+            raise ValueError(f"params must contain 'width' and 'depth', missing {name!r}")
+        value = params[name]
+        if isinstance(value, jax.core.Tracer) or float(value) != round(float(value)) or value < 1:
+            raise ValueError(
+                f"params[{name!r}] must be a concrete integer >= 1 (a static sweep axis), "
+                f"got {value!r}"
+            )
+        shape.append(int(round(float(value))))
+    return shape[0], shape[1]
+
+
+def default_axes(quick: bool) -> dict[str, np.ndarray]:
+    """Widths 16..256 x depths {1, 4} (quick), widths 16..512 x depths {1, 2, 4, 8}."""
+    if quick:
+        return {"width": np.geomspace(16, 256, 5), "depth": np.array([1.0, 4.0])}
+    return {"width": np.geomspace(16, 512, 6), "depth": np.array([1.0, 2.0, 4.0, 8.0])}
+
+
+def task(quick: bool) -> NTKTask:
+    return NTKTask(n=16, steps=100) if quick else NTKTask()
+
+
+def run(axes: dict[str, np.ndarray], options: Options) -> str:
+    config = task(options.quick)
+    widths = np.unique(np.maximum(np.round(axes["width"]), 1).astype(int))
+    depths = np.unique(np.maximum(np.round(axes["depth"]), 1).astype(int))
+    grid = sweep.Grid(
+        width=sweep.static(widths.tolist()),
+        depth=sweep.static(depths.tolist()),
+        seed=range(options.seeds),
+    )
+    ds = sweep.run(
+        simulate,
+        grid,
+        key=jax.random.key(0),
+        config=config,
+        chunk_size=options.chunk_size,
+        store=checkpoint(options.out, NAME),
+        resume=options.resume,
+        progress=options.progress,
+    )
+    mean = sweep.seed_mean(ds)
+    depth = _fit_depth(depths)
+    fits = {var: width_exponent(mean, var, depth) for var in ("ntk_deviation", "ntk_change")}
+    paths = save_both(ds, options.out, NAME)
+    png = options.out / f"{NAME}.png"
+    figure(mean, fits["ntk_deviation"], depth, config, png)
+    return summary(mean, fits, depth, paths + [png])
+
+
+def _fit_depth(depths: np.ndarray) -> int:
+    """The depth at which the width exponent is fitted: the middle of the grid's depths."""
+    return int(depths[(len(depths) - 1) // 2])
+
+
+def width_exponent(mean: xr.Dataset, var: str, depth: int) -> fit.PowerLawFit | None:
+    """Fit mean[var] = a width^-b at `depth` (weights 1/SEM^2), or None if < 3 widths."""
+    at = mean.sel(depth=depth)
+    sem = at[f"{var}_sem"]
+    ok = (at["status"] == sweep.Status.OK) & np.isfinite(at[var]) & np.isfinite(sem) & (sem > 0)
+    if int(ok.sum()) < 3:
+        return None
+    at = at.where(ok, drop=True)
+    return fit.fit_power_law(
+        at["width"].values.astype(float),
+        at[var].values,
+        sigma=at[f"{var}_sem"].values,
+        with_constant=False,
+    )
+
+
+def _ratio_lines(mean: xr.Dataset) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Lines depth = c width for c in RATIOS, clipped to the drawn cells."""
+    w_edges = plot.cell_edges(mean["width"].values, log=True)
+    d_edges = plot.cell_edges(mean["depth"].values, log=True)
+    widths = np.geomspace(w_edges[0], w_edges[-1], 128)
+    lines = []
+    for c in RATIOS:
+        depth = c * widths
+        keep = (depth >= d_edges[0]) & (depth <= d_edges[-1])
+        if keep.sum() >= 2:
+            lines.append((widths[keep], depth[keep], f"depth / width = 1/{round(1 / c)}"))
+    return lines
+
+
+def figure(
+    mean: xr.Dataset, exponent: fit.PowerLawFit | None, depth: int, config: NTKTask, path: Any
+) -> None:
+    """Phase diagrams of the deviation and the change, and the width scaling at `depth`."""
+    fig = Figure(figsize=(18, 5.4), layout="constrained")
+    axes = fig.subplots(1, 3)
+    lines = _ratio_lines(mean)
+    titles = {
+        "ntk_deviation": r"$\|\Theta_0 - \Theta_\infty\|_F / \|\Theta_\infty\|_F$ at init",
+        "ntk_change": rf"$\|\Theta_T - \Theta_0\|_F / \|\Theta_0\|_F$ after {config.steps} steps",
+    }
+    for ax, (var, title) in zip(axes[:2], titles.items(), strict=True):
+        values = mean[var].where(mean["status"] == sweep.Status.OK).values
+        levels = [v for v in LEVELS if np.nanmin(values) < v < np.nanmax(values)]
+        if min(mean.sizes["width"], mean.sizes["depth"]) < 2:
+            levels = []  # level sets need two values along each axis
+        plot.phase_diagram(
+            mean,
+            var,
+            x="width",
+            y="depth",
+            ax=ax,
+            log_color=True,
+            yscale="log",
+            contour=var if len(levels) else None,
+            levels=levels or None,
+            contour_label="level sets of the colour",
+            lines=lines,
+            title=title,
+        )
+        ax.yaxis.set_major_formatter(ticker.ScalarFormatter())
+        ax.set_yticks(mean["depth"].values)
+    at = mean.sel(depth=depth)
+    plot.scaling_plot(
+        at["width"].values,
+        at["ntk_deviation"].values,
+        exponent,
+        yerr=at["ntk_deviation_sem"].values,
+        ax=axes[2],
+        xlabel="width",
+        ylabel="relative deviation from the analytic NTK",
+        label=f"depth {depth}, mean over seeds",
+        title=f"width scaling at depth {depth} (expected exponent -1/2)",
+    )
+    axes[2].set_xticks(at["width"].values, [str(int(w)) for w in at["width"].values])
+    axes[2].xaxis.set_minor_formatter(ticker.NullFormatter())
+    for axis in (axes[2].yaxis,):
+        axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+        axis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+    fig.suptitle(
+        f"NTK regime of a {config.activation} MLP (NTK parameterisation, sigma_w = "
+        f"{config.sigma_w:.3g}, sigma_b = {config.sigma_b:g}), n = {config.n} points in "
+        f"d = {config.d}"
+    )
+    fig.savefig(path, dpi=120)
+
+
+def _exponent_text(result: fit.PowerLawFit | None) -> str:
+    """'width^-0.51 (95% CI [-0.58, -0.44])', or a note that there was too little data."""
+    if result is None:
+        return "not fitted (fewer than 3 widths with a standard error)"
+    lower, upper = (float(np.asarray(v)[1]) for v in result.ci(0.95))
+    return f"width^{-float(result.b):.3f} (95% CI [{-upper:.3f}, {-lower:.3f}])"
+
+
+def summary(
+    mean: xr.Dataset, fits: dict[str, fit.PowerLawFit | None], depth: int, paths: list
+) -> str:
+    ok = mean["status"] == sweep.Status.OK
+    dev, change = (mean[v].where(ok) for v in ("ntk_deviation", "ntk_change"))
+    return (
+        f"wrote {', '.join(str(p) for p in paths)}\n"
+        f"ntk: {int(ok.sum())} of {ok.size} (width, depth) cells ok; relative NTK deviation at "
+        f"init {float(dev.min()):.3f}..{float(dev.max()):.3f}, change under GD "
+        f"{float(change.min()):.3f}..{float(change.max()):.3f}; at depth {depth} the deviation "
+        f"~ {_exponent_text(fits['ntk_deviation'])} (expected width^-0.5) and the change "
+        f"~ {_exponent_text(fits['ntk_change'])}"
+    )
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    summary="finite-width NTK over (width, depth): deviation from the analytic NTK, drift under GD",
+    axes=default_axes,
+    run=run,
+    default_seeds=lambda quick: 4 if quick else 8,
+)

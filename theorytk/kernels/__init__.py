@@ -1,0 +1,85 @@
+"""Kernels of wide networks: the analytic NNGP and NTK of fully connected networks, their
+infinite-depth limits, and the predictions of infinitely wide networks after training.
+
+    from theorytk import kernels
+    k = kernels.mlp_kernels(x, depth=3, activation="relu", sigma_w=1.4, sigma_b=0.1)
+    k_test = kernels.mlp_kernels(x_test, x, depth=3, activation="relu", sigma_w=1.4, sigma_b=0.1)
+    pred = kernels.gd_predictions(k.ntk, k_test.ntk, y, t=[10, 100, float("inf")])
+"""
+
+# Part 1: analytic kernels of fully connected networks, activations and their kernel maps.
+from ._activations import (
+    ACTIVATION_NAMES,
+    ABRelu,
+    Activation,
+    Erf,
+    Gelu,
+    Hermite,
+    Identity,
+    Quadrature,
+    Scaled,
+    Sin,
+    get_activation,
+    leaky_relu,
+)
+
+# Part 2: the empirical NTK of flax / equinox models.
+from ._empirical import empirical_ntk
+
+# Part 3: infinite-depth limits (Radhakrishnan, Belkin & Uhler).
+from ._infinite_depth import (
+    CLASSIFIERS,
+    DepthLimit,
+    DualActivation,
+    deep_ntk,
+    depth_limit,
+    dual_activation,
+    hermite_coefficients,
+    koenigs_kernel,
+    limit_classifier,
+    majority_vote,
+    nearest_neighbour,
+    ntk_classifier,
+    singular_activation,
+)
+from ._mlp import PARAMETERIZATIONS, MLPKernels, mlp_kernels
+
+# Part 4: training predictions.
+from ._predictions import METHODS, GaussianPosterior, GDPredictions, gd_predictions, nngp_posterior
+
+__all__ = [
+    "ABRelu",
+    "ACTIVATION_NAMES",
+    "Activation",
+    "CLASSIFIERS",
+    "DepthLimit",
+    "DualActivation",
+    "Erf",
+    "GDPredictions",
+    "GaussianPosterior",
+    "Gelu",
+    "Hermite",
+    "Identity",
+    "METHODS",
+    "MLPKernels",
+    "PARAMETERIZATIONS",
+    "Quadrature",
+    "Scaled",
+    "Sin",
+    "deep_ntk",
+    "depth_limit",
+    "dual_activation",
+    "empirical_ntk",
+    "gd_predictions",
+    "get_activation",
+    "hermite_coefficients",
+    "koenigs_kernel",
+    "leaky_relu",
+    "limit_classifier",
+    "majority_vote",
+    "mlp_kernels",
+    "nearest_neighbour",
+    "nngp_posterior",
+    "ntk_classifier",
+    "singular_activation",
+]
