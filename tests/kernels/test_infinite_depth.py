@@ -54,7 +54,10 @@ def test_dual_activation_is_the_hermite_series_sum_of_squared_coefficients(name)
     np.testing.assert_allclose(slope, np.polyval((k * power)[:0:-1], rho), rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("activation", ["relu", "erf", "sin", "tanh", SINGULAR, NEAREST])
+@pytest.mark.parametrize(
+    "activation",
+    ["relu", "erf", "sin", pytest.param("tanh", marks=pytest.mark.slow), SINGULAR, NEAREST],
+)
 def test_deep_ntk_is_the_normalised_ntk_of_mlp_kernels(activation):
     # The recursion on correlations equals the analytic NTK of the bias-free network with the
     # normalised activation, sigma_w = 1, on inputs of norm sqrt(d), divided by its diagonal.
@@ -164,7 +167,7 @@ def _cap_data():
         (SINGULAR, "singular_kernel", (1, 10, 300)),
         ("sin", "singular_kernel", (1, 100, 1000)),
         (NEAREST, "nearest_neighbour", (1, 3, 6)),
-        (_centred_abs, "nearest_neighbour", (1, 2, 6)),
+        pytest.param(_centred_abs, "nearest_neighbour", (1, 2, 6), marks=pytest.mark.slow),
     ],
 )
 def test_ntk_classifier_converges_to_the_predicted_limit_classifier(activation, kind, depths):
@@ -204,3 +207,15 @@ def test_degenerate_activation_has_no_limit_classifier():
     x_train, y_train, x_test = _cap_data()
     with pytest.raises(ValueError, match="degenerate at infinite depth"):
         kernels.limit_classifier(x_train, y_train, x_test, "cos")
+
+
+def test_bad_input_raises_value_error():
+    x_train, y_train, x_test = _cap_data()
+    with pytest.raises(ValueError, match="x_train and x_test must have shapes"):
+        kernels.ntk_classifier(x_train, y_train, x_test[:, :2], "erf", 3)
+    with pytest.raises(ValueError, match="y_train must have shape"):
+        kernels.limit_classifier(x_train, y_train[:-1], x_test, "erf")
+    with pytest.raises(ValueError, match="depth must be an integer >= 0"):
+        kernels.deep_ntk(0.5, "erf", -1)
+    with pytest.raises(ValueError, match="allowed names are"):
+        kernels.depth_limit("swish")

@@ -172,7 +172,7 @@ def _both_maps(name):
 
 
 @given(cov=covariances())
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)
 def test_quadrature_equals_closed_forms(cov):
     # The generic quadrature (polar coordinates split where u or v changes sign, half-range
     # Gauss rules) against every closed form, on both maps and the diagonal maps. The issue asks
@@ -185,6 +185,7 @@ def test_quadrature_equals_closed_forms(cov):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.slow
 def test_quadrature_through_the_network_matches_closed_forms_for_relu_and_erf():
     # The same through a depth-3 network (the issue's 1e-9 requirement), incl. a duplicate
     # point and a zero input; measured 1.6e-14 (relu) and 1.1e-14 (erf).

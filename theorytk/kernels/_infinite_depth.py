@@ -162,9 +162,10 @@ def depth_limit(activation: str | Activation | Callable[[Array], Array]) -> Dept
       - otherwise (a_0 != 0 and mu < 1): "degenerate": all correlations tend to 1 and the
         kernel to a constant matrix; no limit classifier is claimed.
 
-    The three non-trivial cases are the three classifiers of Radhakrishnan, Belkin & Uhler;
-    their explicit activations for the Bayes-consistent singular kernel are
-    `singular_activation`. Coefficients below 1e-10 count as zero.
+    The three non-trivial cases are the three classifiers the abstract of Radhakrishnan,
+    Belkin & Uhler names (the conditions and alpha are derived here and tested numerically);
+    `singular_activation` builds activations with a prescribed alpha. Coefficients below 1e-10
+    count as zero.
     """
     act = get_activation(activation)
     dtype = jnp.result_type(float)
@@ -201,6 +202,7 @@ def deep_ntk(rho: ArrayLike, activation: str | Activation | DualActivation, dept
         activation: an activation (name, Activation, callable) or its `DualActivation`.
         depth: number of hidden layers L >= 0 (static).
     """
+    _check_depth(depth)
     dual = activation if isinstance(activation, DualActivation) else dual_activation(activation)
     rho = jnp.clip(jnp.asarray(rho, dual.norm_sq.dtype), -1.0, 1.0)
     mu = dual(jnp.ones((), rho.dtype))[1]
@@ -260,6 +262,8 @@ def ntk_classifier(
         x_train: (n, d) training inputs; y_train: (n,) labels in {-1, +1};
         x_test: (m, d) test inputs; activation; depth: hidden layers L.
     """
+    _check_data(x_train, y_train, x_test)
+    _check_depth(depth)
     dual = dual_activation(activation)
     train, test = _sphere(x_train), _sphere(x_test)
     gram = train @ train.T
@@ -281,6 +285,7 @@ def limit_classifier(
     singular_kernel: sign(sum_i y_i Psi(<x, x_i>)); linear: sign of linear kernel regression
     on the sphere. A "degenerate" activation raises ValueError. (Inputs on the unit sphere.)
     """
+    _check_data(x_train, y_train, x_test)
     limit = depth_limit(activation)
     train, test = _sphere(x_train), _sphere(x_test)
     y = jnp.asarray(y_train, train.dtype)
@@ -321,9 +326,10 @@ def singular_activation(alpha: float, degree: int = 2) -> Hermite:
 
     Then a_0 = 0, mu = a_1^2 + k (1 - a_1^2), and alpha(a_1^2) = 2 log(1/a_1^2) / log(mu)
     decreases from infinity (a_1 -> 0) to 2/(k - 1) (a_1 -> 1); a_1^2 is found by bisection.
-    alpha equal to the data's intrinsic dimension makes the limit kernel behave like the
-    Hilbert kernel ||x - x'||^-alpha (Devroye, Gyorfi & Krzyzak 1998), the choice for which
-    Radhakrishnan et al. report Bayes consistency.
+    With alpha equal to the data's intrinsic dimension the limit kernel behaves near the
+    diagonal like the Hilbert kernel ||x - x'||^-alpha, whose interpolating estimate is weakly
+    consistent (Devroye, Gyorfi & Krzyzak 1998); the abstract of Radhakrishnan et al. states
+    that singular kernel limits include Bayes-optimal classifiers. Consistency is not tested.
     """
     if not alpha > 2 / (degree - 1):
         raise ValueError(
@@ -341,6 +347,22 @@ def singular_activation(alpha: float, degree: int = 2) -> Hermite:
     coeffs = np.zeros(degree + 1)
     coeffs[1], coeffs[degree] = math.sqrt(lo), math.sqrt(1 - lo)
     return Hermite(jnp.asarray(coeffs))
+
+
+def _check_depth(depth: int) -> None:
+    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 0:
+        raise ValueError(f"depth must be an integer >= 0 (hidden layers), got {depth!r}")
+
+
+def _check_data(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike) -> None:
+    """ValueError unless x_train (n, d), y_train (n,), x_test (m, d) fit together."""
+    train, labels, test = np.shape(x_train), np.shape(y_train), np.shape(x_test)
+    if len(train) != 2 or len(test) != 2 or train[1] != test[1]:
+        raise ValueError(
+            f"x_train and x_test must have shapes (n, d) and (m, d), got {train} and {test}"
+        )
+    if labels != (train[0],):
+        raise ValueError(f"y_train must have shape ({train[0]},), got {labels}")
 
 
 def _sphere(x: ArrayLike) -> Array:

@@ -92,13 +92,15 @@ def gd_predictions(
     to_test = k_test @ vecs
     f_test_0 = _outputs(fx_test_0, (k_test.shape[0], y.shape[1]), vector, dtype)
 
+    learned = jnp.where(keep, lam, 0.0)  # modes below the cutoff never move
+    count = np.size(y_train)
+
     def at(lr_i: Array, t_j: Array) -> tuple[Array, Array]:
-        g_minus_1 = _decay_minus_one(lam, lr_i / y_train_size, t_j, method)
+        g_minus_1 = _decay_minus_one(learned, lr_i / count, t_j, method)
         train = y + vecs @ ((1 + g_minus_1)[:, None] * residual)
         ratio = jnp.where(keep, g_minus_1 / jnp.where(keep, lam, 1), 0.0)
         return train, f_test_0 + to_test @ (ratio[:, None] * residual)
 
-    y_train_size = np.size(y_train)
     flat = jax.vmap(jax.vmap(at, (None, 0)), (0, None))(lr.reshape(-1), t.reshape(-1))
     shaped = (a.reshape(lr.shape + t.shape + a.shape[2:]) for a in flat)
     return GDPredictions(*(a[..., 0] if vector else a for a in shaped))
