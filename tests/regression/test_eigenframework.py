@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from finite_differences import assert_jacobian_matches_central_differences
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -173,26 +174,7 @@ def test_gradients_match_central_finite_differences(n, ridge):
     # branch. Derivatives w.r.t. ridge, n, noise and one large and one small mode of the
     # eigenvalues and of the target coefficients, for every metric.
     args = (ridge, n, 0.2, _LAM, _V2)
-    jac = _jacobian(*args)
-    for metric in _METRICS:
-        value = float(_risk_of(*args)[metric])
-
-        def check(grad, shift, h, metric=metric, value=value):
-            plus = _risk_of(*(a + h * e for a, e in zip(args, shift, strict=True)))[metric]
-            minus = _risk_of(*(a - h * e for a, e in zip(args, shift, strict=True)))[metric]
-            # Relative step 1e-4: truncation O(h^2) ~ 1e-8 relative. f carries a few ulps of
-            # rounding (root finding): 64 ulps of f over 2h bounds that part absolutely.
-            rounding = 64 * np.finfo(float).eps * abs(value) / h
-            np.testing.assert_allclose(grad, (plus - minus) / (2 * h), rtol=1e-6, atol=rounding)
-
-        for i in range(3):
-            shift = [1.0 if j == i else 0.0 * a for j, a in enumerate(args)]
-            check(jac[metric][i], shift, 1e-4 * args[i])
-        for i in (3, 4):
-            for k in (0, 30):
-                shift = [0.0 * a for a in args]
-                shift[i] = np.eye(_LAM.size)[k]
-                check(jac[metric][i][k], shift, 1e-4 * args[i][k])
+    assert_jacobian_matches_central_differences(_risk_of, _jacobian(*args), args, _METRICS)
 
 
 @pytest.mark.parametrize("n", [20.0, 60.0])
