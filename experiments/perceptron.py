@@ -1,0 +1,253 @@
+"""The perceptron under SGD noise: test error and weight change over (alpha T, P), for chi-data.
+
+For chi in {0, 1, 3}: the perceptron of `theorytk.perceptron` trained by SGD (B = 16, d = 16)
+until it fits P training points, swept over alpha T (at alpha = 1: every alpha-rescaled
+observable depends on (alpha, T) only through alpha T) and P, several seeds per cell. A
+full-batch gradient-descent sweep at a small step gives the noiseless (alpha T -> 0)
+reference dw_1^GD(P). The crossover temperature T_c(P) is where the noise starts to change
+the trained perceptron: the alpha T at which the seed-mean dw_1 reaches twice dw_1^GD(P).
+
+The figure has one row per chi: the test error (closed form at the trained weights) and
+alpha ||w - w_0|| as colour over (alpha T, P) with the T_c(P) line, and the scaling of
+dw_1^GD, dw_1/T in the noise-dominated regime and T_c with P, with fitted exponents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+import xarray as xr
+
+from experiments._experiment import Experiment, Options, checkpoint, save_both
+from theorytk import fit, perceptron, plot, sweep
+
+NAME = "perceptron"
+D, BATCH = 16, 16
+TC_FACTOR = 2.0  # T_c: dw_1 reaches TC_FACTOR times its gradient-descent value
+
+
+def default_axes(quick: bool) -> dict[str, np.ndarray]:
+    sizes = [64.0, 128.0, 256.0] if quick else [128.0, 256.0, 512.0, 1024.0]
+    return {
+        "chi": np.array([0.0, 1.0, 3.0]),
+        "P": np.array(sizes),
+        "alpha_T": np.geomspace(0.03, 1000.0, 9 if quick else 13),
+    }
+
+
+def sgd_config(sizes: np.ndarray, quick: bool) -> perceptron.PerceptronConfig:
+    """SGD at B = 16 on up to max(P) points (P is a traced, padded axis: one compile)."""
+    budget = 20_000 if quick else 300_000
+    return perceptron.PerceptronConfig(d=D, P=int(sizes.max()), B=BATCH, budget=budget, P_test=2048)
+
+
+def gd_config(sizes: np.ndarray) -> perceptron.PerceptronConfig:
+    """Full-batch gradient descent on up to max(P) points, with a budget it never reaches."""
+    return perceptron.PerceptronConfig(
+        d=D, P=int(sizes.max()), B=None, budget=2_000_000, P_test=2048
+    )
+
+
+def sgd_at_unit_alpha(params: Mapping[str, Any], key: jax.Array, *, config) -> dict:
+    """`perceptron.simulate` at alpha = 1 and T = params["alpha_T"]."""
+    return perceptron.simulate(
+        {"alpha": 1.0, "T": params["alpha_T"], "P": params["P"], "chi": params["chi"]},
+        key,
+        config=config,
+    )
+
+
+def gradient_descent(params: Mapping[str, Any], key: jax.Array, *, config) -> dict:
+    """Full-batch GD at alpha = 1 with the small step of `gradient_flow_temperature`."""
+    chi, size = params["chi"], params["P"]
+    temperature = perceptron.gradient_flow_temperature(size, d=config.d, chi=chi)
+    return perceptron.simulate(
+        {"alpha": 1.0, "T": temperature, "P": size, "chi": chi}, key, config=config
+    )
+
+
+def run(axes: dict[str, np.ndarray], options: Options) -> str:
+    sizes = np.unique(np.round(axes["P"]))
+    if sizes.min() < BATCH:
+        raise ValueError(f"P must be >= B = {BATCH}, got {sizes.min():g}")
+    common = dict(key=jax.random.key(0), resume=options.resume, progress=options.progress)
+    # One (chi, P, alpha T) cell per chunk: a vmapped chunk runs as long as its slowest point,
+    # so grouping the seeds of one cell wastes least.
+    chunk = min(options.chunk_size, options.seeds)
+    grid = sweep.Grid(chi=axes["chi"], P=sizes, alpha_T=axes["alpha_T"], seed=range(options.seeds))
+    sgd = sweep.run(
+        sgd_at_unit_alpha,
+        grid,
+        config=sgd_config(sizes, options.quick),
+        chunk_size=chunk,
+        store=checkpoint(options.out, NAME),
+        **common,
+    )
+    gd = sweep.run(
+        gradient_descent,
+        sweep.Grid(chi=axes["chi"], P=sizes, seed=range(options.seeds)),
+        config=gd_config(sizes),
+        chunk_size=min(options.chunk_size, options.seeds),
+        store=checkpoint(options.out, f"{NAME}_gd"),
+        **common,
+    )
+    mean, gd_mean = sweep.seed_mean(sgd), sweep.seed_mean(gd)
+    mean["test_error_theory"].attrs["long_name"] = "test error (closed form)"
+    mean["dw_norm"].attrs["long_name"] = "alpha ||w - w0||"
+    mean["alpha_T"].attrs["long_name"] = "alpha T"
+    critical = crossover(mean, gd_mean)
+    combined = sgd.assign(
+        {f"gd_{name}": gd[name] for name in ("dw1", "dw_perp", "test_error_theory", "steps")}
+    )
+    combined["alpha_T_c"] = critical
+    paths = save_both(combined, options.out, NAME)
+    figure_path = options.out / f"{NAME}.png"
+    draw(mean, gd_mean, critical, figure_path)
+    return summary(mean, exponents(mean, gd_mean, critical), paths + [figure_path])
+
+
+def crossover(mean: xr.Dataset, gd_mean: xr.Dataset) -> xr.DataArray:
+    """alpha T_c(chi, P): where the seed-mean dw_1 reaches TC_FACTOR times dw_1^GD(P)."""
+    ratio = (mean["dw1"] / gd_mean["dw1"]).where(mean["status"] == sweep.Status.OK)
+    rows = [
+        fit.critical_line("P", "alpha_T", ratio.sel(chi=chi), TC_FACTOR)
+        for chi in mean["chi"].values
+    ]
+    return xr.DataArray(
+        np.array(rows), coords={"chi": mean["chi"], "P": mean["P"]}, dims=("chi", "P")
+    )
+
+
+def exponents(mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray) -> list[dict]:
+    """Per chi: power-law fits against P of dw_1^GD, dw_1/T at the largest alpha T and T_c,
+    and c = ||dw_perp|| / (T sqrt(d)) at the largest alpha T."""
+    sizes = mean["P"].values
+    rows = []
+    for chi in mean["chi"].values:
+        noisy = mean.sel(chi=chi).isel(alpha_T=-1)
+        top, ok = float(noisy["alpha_T"]), noisy["status"] == sweep.Status.OK
+        gd = gd_mean.sel(chi=chi)
+        rows.append(
+            {
+                "gd": power_law(sizes, gd["dw1"], gd["dw1_sem"]),
+                "noise": power_law(sizes, noisy["dw1"].where(ok) / top, noisy["dw1_sem"] / top),
+                "tc": power_law(sizes, critical.sel(chi=chi), None),
+                "c_perp": float((noisy["dw_perp"] / (top * np.sqrt(D))).where(ok).mean()),
+            }
+        )
+    return rows
+
+
+def power_law(x: np.ndarray, y: Any, sem: Any) -> tuple[float, float, float] | None:
+    """(exponent, 95% low, 95% high) of y ~ x^exponent over finite points, or None (< 3)."""
+    y = np.asarray(y, dtype=float)
+    sigma = None if sem is None else np.asarray(sem, dtype=float)
+    keep = np.isfinite(y) & (y > 0)
+    if sigma is not None:
+        keep &= np.isfinite(sigma) & (sigma > 0)
+    if keep.sum() < 3:
+        return None
+    result = fit.fit_power_law(
+        np.asarray(x, float)[keep],
+        y[keep],
+        sigma=None if sigma is None else sigma[keep],
+        with_constant=False,
+    )
+    lower, upper = result.ci(0.95)
+    return -float(result.b), -float(upper[1]), -float(lower[1])
+
+
+def draw(mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray, path: Any) -> None:
+    """One row per chi: test error map, alpha ||w - w0|| map (with T_c), scaling panel."""
+    chis = mean["chi"].values
+    fig, axes = plt.subplots(len(chis), 3, figsize=(17, 4.6 * len(chis)), squeeze=False)
+    sizes = mean["P"].values
+    for row, chi in enumerate(chis):
+        label = f"$T_c$: $w_1$ = {TC_FACTOR:g} $w_1^{{GD}}$"
+        line = [(critical.sel(chi=chi).values, sizes, label, {"color": "w"})]
+        for col, (var, label) in enumerate(
+            (("test_error_theory", "test error"), ("dw_norm", r"$\alpha\,\|w - w_0\|$"))
+        ):
+            plot.phase_diagram(
+                mean.sel(chi=chi),
+                var,
+                x="alpha_T",
+                y="P",
+                ax=axes[row, col],
+                log_color=True,
+                lines=line,
+                title=f"chi = {chi:g}: {label}",
+            )
+        scaling_panel(
+            axes[row, 2], mean.sel(chi=chi), gd_mean.sel(chi=chi), critical.sel(chi=chi), chi
+        )
+    fig.suptitle(
+        f"perceptron, d = {D}, SGD with B = {BATCH} until zero hinge loss (alpha = 1; "
+        "hatched: step budget reached)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def scaling_panel(
+    ax: Any, mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray, chi: float
+) -> None:
+    """dw_1^GD(P), dw_1/T at the largest alpha T, and alpha T_c(P) on log-log axes."""
+    sizes = mean["P"].values
+    top = float(mean["alpha_T"][-1])
+    predicted = perceptron.predicted_exponents(chi)["gd_dw1_vs_P"]
+    series = [
+        (gd_mean["dw1"].values, gd_mean["dw1_sem"].values, r"$\alpha w_1^{GD}$", "o-"),
+        (
+            mean["dw1"].isel(alpha_T=-1).values / top,
+            mean["dw1_sem"].isel(alpha_T=-1).values / top,
+            rf"$w_1 / T$ at $\alpha T$ = {top:g}",
+            "s-",
+        ),
+        (critical.values, None, r"$\alpha T_c$", "^-"),
+    ]
+    for values, errors, label, style in series:
+        ax.errorbar(sizes, values, yerr=errors, fmt=style, label=label, capsize=3)
+    reference = gd_mean["dw1"].values[0] * (sizes / sizes[0]) ** predicted
+    ax.plot(sizes, reference, "k:", label=rf"$P^{{{predicted:.3g}}}$ (GD prediction)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("P")
+    ax.set_ylabel("alpha = 1 units")
+    ax.set_title(f"chi = {chi:g}: scaling with P")
+    ax.legend(fontsize=8)
+
+
+def summary(mean: xr.Dataset, fits: list[dict], paths: list) -> str:
+    lines = [f"wrote {', '.join(str(p) for p in paths)}"]
+    failed = int((mean["status"] != sweep.Status.OK).sum())
+    for chi, row in zip(mean["chi"].values, fits, strict=True):
+        predicted = perceptron.predicted_exponents(chi)["gd_dw1_vs_P"]
+        lines.append(
+            f"chi = {chi:g}: dw1_GD ~ P^{fmt(row['gd'])} (predicted {predicted:.3g}); "
+            f"noise-dominated dw1/T ~ P^{fmt(row['noise'])}; alpha T_c ~ P^{fmt(row['tc'])} "
+            f"(T_c: dw1 = {TC_FACTOR:g} dw1_GD); ||dw_perp|| = {row['c_perp']:.2f} T sqrt(d)"
+        )
+    lines.append(f"{failed} (chi, P, alpha T) cells with a seed at the step budget (hatched)")
+    return "\n".join(lines)
+
+
+def fmt(exponent: tuple[float, float, float] | None) -> str:
+    if exponent is None:
+        return "? (too few points)"
+    value, low, high = exponent
+    return f"{value:.3f} [95% CI {low:.3f}, {high:.3f}]"
+
+
+EXPERIMENT = Experiment(
+    name=NAME,
+    summary="perceptron under SGD noise over (alpha T, P) for chi = 0, 1, 3: T_c(P), exponents",
+    axes=default_axes,
+    run=run,
+    default_seeds=lambda quick: 2 if quick else 6,
+)

@@ -1,0 +1,237 @@
+"""The perceptron on chi-data trained by SGD at temperature T = eta/B until it fits its data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
+
+from theorytk._validation import check_scalar, is_concrete
+
+from ._data import check_chi, check_size, chi_rows
+from ._theory import closed_form_test_error
+from ._training import TrainResult, batch_indices, margin_hinge_loss, run_until_stopped
+
+
+class PerceptronConfig(eqx.Module):
+    """The static task: dimension, training-set and batch sizes, data exponent, budget.
+
+    Args:
+        d: input dimension, >= 1.
+        P: number of training points, >= 1: the default of `params["P"]`, and the number of
+            rows drawn (and masked beyond P) when `params["P"]` is traced.
+        B: batch size, 1 <= B <= P, or None for full-batch gradient descent (B = P for every
+            P, also a traced one; B = P as an integer is the same thing for that P only).
+        chi: depletion exponent of the chi-data, > -1 (0 is Gaussian data).
+        budget: step budget; a run that has not fitted its data after `budget` SGD steps
+            stops with status `Status.BUDGET`.
+        P_test: number of fresh test points of the Monte Carlo test error (drawn with the
+            training set: memory (P + P_test) d per point).
+        segment: SGD steps per scan segment of the training driver (a cost knob: results do
+            not depend on it; a vmapped batch runs at most one segment past its last stop).
+    """
+
+    d: int = eqx.field(static=True)
+    P: int = eqx.field(static=True)
+    B: int | None = eqx.field(static=True)
+    chi: float = eqx.field(static=True, default=0.0)
+    budget: int = eqx.field(static=True, default=100_000)
+    P_test: int = eqx.field(static=True, default=2048)
+    segment: int = eqx.field(static=True, default=256)
+
+    def __check_init__(self) -> None:
+        for name in ("d", "P", "budget", "P_test", "segment"):
+            check_size(name, getattr(self, name))
+        if self.B is not None:
+            check_size("B", self.B)
+            _check_batch(self.B, self.P)
+        check_chi(self.chi)
+
+
+class _State(NamedTuple):
+    dw: Float[Array, " d"]  # w - w_0
+    outputs: Float[Array, " P"]  # F = dw . x / sqrt(d) on the training points
+    last_unfit: Int[Array, " P"]  # last step count at which each point had margin < 1
+
+
+def simulate(
+    params: Mapping[str, ArrayLike], key: Array, *, config: PerceptronConfig
+) -> dict[str, Array]:
+    """Train a perceptron by SGD on P chi-data points until every point is fitted; measure it.
+
+    The setup of Sclocchi, Geiger & Wyart (ICML 2023) and of their code: data from
+    `chi_data` (d, P, chi), f(w, x) = w . x / sqrt(d), centred output
+    F = f(w, x) - f(w_0, x) = dw . x / sqrt(d) with dw = w - w_0, loss
+    `margin_hinge_loss` (1/alpha) max(0, 1 - alpha y F), and SGD: at step n a batch of B
+    distinct training points drawn uniformly (`batch_indices` with key fold_in(key, n)),
+    dw <- dw - eta grad mean_batch loss, temperature T = eta / B (full batch: B = P, no
+    noise, gradient descent with step eta). Training stops before the first step at which
+    every training point has alpha y F >= 1 (zero training loss), or after `config.budget`
+    steps (status `Status.BUDGET`). As F depends on w only through dw, w_0
+    drops out of every observable and is not drawn.
+
+    In u = alpha dw the dynamics is that of margin 1 with step alpha eta, so every observable
+    rescaled by alpha depends on (alpha, T) only through alpha T and B.
+
+    Args:
+        params: "alpha" (> 0) and exactly one of "T" (> 0, eta = T B) or "eta" (> 0);
+            optionally "P" (B <= P; default `config.P`) and "chi" (> -1; default
+            `config.chi`). Scalars, may be traced; traced bad values give NaN metrics (status
+            nonfinite). A concrete P sets the number of rows; a traced P (a dynamic sweep
+            axis) needs P <= config.P: config.P rows are drawn and the rows >= P are masked.
+        key: PRNG key. The data (training rows, then test rows, counter-based: the training
+            sets of growing P drawn from one key are nested, whatever the config) and the
+            batches come from independent sub-keys.
+        config: the task.
+
+    Returns:
+        Scalars:
+        `test_error` (Monte Carlo over `config.P_test` fresh points, error = y F <= 0),
+        `test_error_theory` (`closed_form_test_error` at the trained dw_1, ||dw_perp||),
+        `dw1` (w_1 - w0_1), `dw_perp` (||w_perp - w0_perp||), `dw_norm` (||w - w_0||),
+        `steps` (SGD steps taken), `train_time` (eta * steps, the time of gradient flow),
+        `x1_unfit_last` (mean |x_1| of the training points still unfitted at the last step
+        that had any: the last points fitted), `x1_unfit_half` (mean |x_1| of the points
+        still unfitted at some step after half of training), `unfitted` (number of training
+        points with alpha y F < 1 at the end: 0 unless the budget ran out), and `status`
+        (`Status.OK` or `Status.BUDGET`).
+    """
+    alpha, eta, n_train, chi, n_rows = _read_params(params, config)
+    dtype = jnp.result_type(float, alpha, eta, chi)
+    alpha, eta, chi = (jnp.asarray(v, dtype) for v in (alpha, eta, chi))
+    if not is_concrete(n_train):  # pad and mask: n_rows = config.P rows, the first P real
+        n_train = jnp.ceil(n_train).astype(jnp.int32)
+    batch_size = n_train if config.B is None else config.B
+    valid = (alpha > 0) & (eta > 0) & (chi > -1) & (batch_size <= n_train) & (n_train <= n_rows)
+    key_data, key_batch = jax.random.split(key)
+    # training rows first (nested in P, the same for any P_test), then the test rows
+    rows = chi_rows(key_data, config.d, n_rows + config.P_test, chi, dtype)
+    (x, x_test), (y, y_test) = (jnp.split(a, [n_rows]) for a in rows)
+    task = _Task(x, y, jnp.arange(n_rows) < n_train, n_train, alpha, eta, valid)
+    run = _train(task, key_batch, config)
+    dw = run.state.dw
+    dw1, dw_perp = dw[0], jnp.linalg.norm(dw[1:])
+    metrics = {
+        "test_error": jnp.mean(y_test * (x_test @ dw) <= 0),
+        "test_error_theory": closed_form_test_error(dw1, dw_perp, chi),
+        "dw1": dw1,
+        "dw_perp": dw_perp,
+        "dw_norm": jnp.linalg.norm(dw),
+        "steps": run.steps,
+        "train_time": eta * run.steps,
+        **_unfitted_along_training(jnp.abs(x[:, 0]), run.state.last_unfit, run.steps),
+        "unfitted": jnp.sum(task.margins(run.state.outputs) < 1, dtype=jnp.int32),
+    }
+    metrics = {
+        k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(valid, v, jnp.nan)
+        for k, v in metrics.items()
+    }
+    return {**metrics, "status": run.status}
+
+
+class _Task(NamedTuple):
+    x: Float[Array, "P d"]  # training rows (rows >= P masked)
+    y: Float[Array, " P"]
+    real: Bool[Array, " P"]  # the first P rows
+    n_train: Int[ArrayLike, ""]  # P
+    alpha: Float[Array, ""]
+    eta: Float[Array, ""]
+    valid: Bool[Array, ""]  # parameters in range (else no step is taken)
+
+    def margins(self, outputs: Float[Array, " P"]) -> Float[Array, " P"]:
+        """alpha y F on the real rows, +inf on the masked ones."""
+        return jnp.where(self.real, self.alpha * self.y * outputs, jnp.inf)
+
+
+def _train(task: _Task, key: Array, config: PerceptronConfig) -> TrainResult:
+    """SGD (or full-batch GD) from dw = 0 until every real row has alpha y F >= 1."""
+    x, y = task.x, task.y
+    scale = jnp.sqrt(jnp.asarray(config.d, x.dtype))
+    loss_slope = jax.vmap(jax.grad(margin_hinge_loss), in_axes=(0, 0, None))
+
+    def step(state: _State, n: Array) -> _State:
+        # grad_w mean_batch loss = sum_b weight_b dloss/dF(F_b) x_b / sqrt(d), with the
+        # outputs F of the current dw cached in the state (one pass over the data per step)
+        if config.B is None:
+            xb, yb, fb, weight = x, y, state.outputs, task.real / task.n_train
+        else:
+            batch = batch_indices(jax.random.fold_in(key, n), task.n_train, config.B)
+            xb, yb, fb = x[batch], y[batch], state.outputs[batch]
+            weight = jnp.asarray(1 / config.B, x.dtype)
+        grad = (weight * loss_slope(fb, yb, task.alpha)) @ xb / scale
+        dw = state.dw - task.eta * grad
+        outputs = x @ dw / scale
+        last_unfit = jnp.where(task.margins(outputs) < 1, n + 1, state.last_unfit)
+        return _State(dw, outputs, last_unfit)
+
+    def fitted(state: _State) -> Array:
+        return jnp.all(task.margins(state.outputs) >= 1) | ~task.valid
+
+    start = _State(
+        jnp.zeros(config.d, x.dtype),
+        jnp.zeros(x.shape[0], x.dtype),
+        jnp.where(task.real, 0, -1).astype(jnp.int32),
+    )
+    return run_until_stopped(step, fitted, start, budget=config.budget, segment=config.segment)
+
+
+def _unfitted_along_training(
+    abs_x1: Float[Array, " P"], last_unfit: Int[Array, " P"], steps: Int[Array, ""]
+) -> dict[str, Array]:
+    """Mean |x_1| of the points unfitted at the last unfitted step, and after half of training.
+
+    Point i is unfitted at some step >= s iff last_unfit_i >= s (last_unfit_i is the last step
+    count at which its margin was < 1, -1 for masked rows; all real points are unfitted at
+    step 0, since F = 0 there). The set at s = max(last_unfit) is the last set of unfitted
+    points (the last ones fitted); the set at s = steps // 2 contains it, so neither is empty.
+    """
+
+    def mean_over(mask: Array) -> Array:
+        return jnp.sum(jnp.where(mask, abs_x1, 0)) / jnp.sum(mask)
+
+    return {
+        "x1_unfit_last": mean_over(last_unfit == jnp.max(last_unfit)),
+        "x1_unfit_half": mean_over(last_unfit >= steps // 2),
+    }
+
+
+def _is_count(value: np.ndarray) -> bool:
+    return bool(value == np.round(value) and value >= 1)
+
+
+def _check_batch(batch: int, n_train: int) -> None:
+    if batch > n_train:
+        raise ValueError(f"the batch size B must be <= P = {n_train}, got B = {batch}")
+
+
+def _read_params(
+    params: Mapping[str, ArrayLike], config: PerceptronConfig
+) -> tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike, int]:
+    """(alpha, eta, P, chi, rows) from params; ValueError for missing or bad concrete values."""
+    if "alpha" not in params:
+        raise ValueError(f"params must contain 'alpha', got {sorted(params)}")
+    rates = [name for name in ("T", "eta") if name in params]
+    if len(rates) != 1:
+        raise ValueError(
+            f"params must contain exactly one of 'T' (eta = T B) and 'eta', got {sorted(params)}"
+        )
+    alpha, rate = params["alpha"], params[rates[0]]
+    check_scalar("params['alpha']", alpha, "> 0", lambda a: a > 0)
+    check_scalar(f"params[{rates[0]!r}]", rate, "> 0", lambda r: r > 0)
+    chi = params.get("chi", config.chi)
+    check_chi(chi)
+    n_train = params.get("P", config.P)
+    if is_concrete(n_train):
+        check_scalar("params['P']", n_train, "an integer >= 1", _is_count)
+        n_train = int(n_train)
+        if config.B is not None:
+            _check_batch(config.B, n_train)
+    n_rows = n_train if is_concrete(n_train) else config.P
+    batch_size = n_train if config.B is None else config.B
+    eta = rate * batch_size if rates[0] == "T" else rate
+    return alpha, eta, n_train, chi, n_rows
