@@ -1,11 +1,12 @@
 """theorytk: analytic predictions and simulations of deep-learning theory, swept in JAX.
 
-Subpackages: `sweep` (the engine), `fit` (power laws), `plot` (phase diagrams), and the
+Subpackages: `sweep` (the engine), `fit` (power laws), `plot` (phase diagrams), `datasets`
+(real data shipped with PyPI packages), and the
 models: `regression`, `kernels`, `perceptron`.
 """
 
-from . import fit, kernels, perceptron, plot, regression, sweep
+from . import datasets, fit, kernels, perceptron, plot, regression, sweep
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "fit", "kernels", "perceptron", "plot", "regression", "sweep"]
+__all__ = ["__version__", "datasets", "fit", "kernels", "perceptron", "plot", "regression", "sweep"]

@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+from theorytk import datasets
+
+
+def test_digits_parity_lie_on_the_sphere_of_radius_sqrt_d_with_balanced_labels():
+    x, y = datasets.digits("parity")
+    assert x.shape == (1797, 64) and y.shape == (1797,)
+    np.testing.assert_allclose(np.sum(x**2, axis=1), 64.0, rtol=1e-12)
+    assert set(np.unique(y)) == {-1.0, 1.0}
+    # 891 even and 906 odd digits in scikit-learn's copy
+    assert int(np.sum(y > 0)) == 891
+
+
+def test_digits_one_vs_rest_marks_exactly_the_chosen_digit():
+    _, y = datasets.digits("one_vs_rest", digit=3)
+    _, y_parity = datasets.digits("parity")
+    # 183 threes, and every three is odd
+    assert int(np.sum(y > 0)) == 183
+    assert np.all(y_parity[y > 0] == -1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"task": "mnist"}, "not known"), ({"task": "one_vs_rest", "digit": 10}, "0..9")],
+)
+def test_digits_reject_unknown_tasks_and_digits(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        datasets.digits(**kwargs)
