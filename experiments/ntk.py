@@ -34,8 +34,7 @@ from matplotlib.figure import Figure
 
 from experiments._experiment import Experiment, Options, checkpoint, save_both
 from theorytk import fit, plot, sweep
-from theorytk.kernels import mlp_kernels
-from theorytk.kernels._empirical import empirical_ntk
+from theorytk.kernels import apply_mlp, empirical_ntk, get_activation, init_mlp, mlp_kernels
 
 NAME = "ntk"
 # depth / width values drawn as lines on the phase diagrams
@@ -59,7 +58,7 @@ class NTKTask(eqx.Module):
     Args:
         n: number of training points.
         d: input dimension.
-        activation: activation name known to `mlp_kernels` and to `jax.nn` (e.g. "relu").
+        activation: activation name known to `mlp_kernels` (e.g. "relu").
         sigma_w, sigma_b: weight and bias scales.
         steps: gradient-descent steps.
         lr_fraction: learning rate as a fraction of 2n / lambda_max, in (0, 1).
@@ -82,8 +81,7 @@ class NTKTask(eqx.Module):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if not 0.0 < self.lr_fraction < 1.0:
             raise ValueError(f"lr_fraction must be in (0, 1), got {self.lr_fraction!r}")
-        if not hasattr(jax.nn, self.activation):
-            raise ValueError(f"activation must name a jax.nn function, got {self.activation!r}")
+        get_activation(self.activation)  # ValueError naming the allowed activations
 
     def data(self, dtype: Any) -> tuple[Float[Array, "n d"], Float[Array, " n"]]:
         """Training inputs on the sphere of radius sqrt(d) and targets sin(x . u)."""
@@ -92,34 +90,6 @@ class NTKTask(eqx.Module):
         x = x / jnp.linalg.norm(x, axis=1, keepdims=True) * jnp.sqrt(jnp.asarray(self.d, dtype))
         u = jax.random.normal(ku, (self.d,), dtype) / jnp.sqrt(jnp.asarray(self.d, dtype))
         return x, jnp.sin(x @ u)
-
-
-def init_mlp(key: Array, d: int, width: int, depth: int, dtype: Any) -> list[tuple[Array, Array]]:
-    """Standard normal (W, b) for `depth` hidden layers of `width` and a scalar readout.
-
-    All entries come from one draw (one random-bits kernel instead of one per array, which
-    keeps the compilation of a vmapped init short).
-    """
-    sizes = [d] + [width] * depth + [1]
-    shapes = [s for a, b in zip(sizes[:-1], sizes[1:], strict=True) for s in ((a, b), (b,))]
-    draw = jax.random.normal(key, (sum(math.prod(s) for s in shapes),), dtype)
-    offsets = np.cumsum([0] + [math.prod(s) for s in shapes])
-    arrays = [
-        draw[lo:hi].reshape(s) for lo, hi, s in zip(offsets[:-1], offsets[1:], shapes, strict=True)
-    ]
-    return list(zip(arrays[::2], arrays[1::2], strict=True))
-
-
-def apply_mlp(
-    params: list[tuple[Array, Array]], x: Float[Array, "n d"], *, task: NTKTask
-) -> Float[Array, " n"]:
-    """The NTK-parameterised network: z = sigma_w h W / sqrt(fan_in) + sigma_b b per layer."""
-    act = getattr(jax.nn, task.activation)
-    h = x
-    for layer, (w, b) in enumerate(params):
-        z = task.sigma_w / math.sqrt(w.shape[0]) * (h @ w) + task.sigma_b * b
-        h = z if layer == len(params) - 1 else act(z)
-    return h[:, 0]
 
 
 def simulate(params: Mapping[str, ArrayLike], key: Array, *, config: NTKTask) -> dict[str, Array]:
@@ -145,8 +115,10 @@ def simulate(params: Mapping[str, ArrayLike], key: Array, *, config: NTKTask) ->
         sigma_w=config.sigma_w,
         sigma_b=config.sigma_b,
     ).ntk
-    f = functools.partial(apply_mlp, task=config)
-    theta0 = init_mlp(key, config.d, width, depth, dtype)
+    f = functools.partial(
+        apply_mlp, activation=config.activation, sigma_w=config.sigma_w, sigma_b=config.sigma_b
+    )
+    theta0 = init_mlp(key, config.d, width=width, depth=depth, dtype=dtype)
 
     def loss(theta: list) -> Array:
         return 0.5 * jnp.mean((f(theta, x) - y) ** 2)

@@ -22,6 +22,7 @@ from experiments._experiment import Experiment, Options
 EXPERIMENTS = {
     "ridge": "experiments.ridge",
     "ntk": "experiments.ntk",
+    "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",
 }
 DEFAULT = "ridge"

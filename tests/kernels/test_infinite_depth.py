@@ -74,6 +74,21 @@ def test_deep_ntk_is_the_normalised_ntk_of_mlp_kernels(activation):
     np.testing.assert_allclose(deep, np.asarray(ntk) / np.asarray(ntk)[0, 0], rtol=0, atol=1e-12)
 
 
+def test_a_sequence_of_depths_gives_each_depth_as_if_computed_alone():
+    # One pass through the layers, read at depths 0, 3, 7 (in any order), equals separate
+    # calls exactly (the same operations in the same order) for deep_ntk and ntk_classifier.
+    x_train, y_train, x_test = _cap_data()
+    rho = np.clip(x_test @ x_train.T, -1, 1)
+    stacked = kernels.deep_ntk(rho, "erf", [7, 0, 3])
+    for row, depth in zip(stacked, [7, 0, 3], strict=True):
+        np.testing.assert_array_equal(row, kernels.deep_ntk(rho, "erf", depth))
+    decisions = kernels.ntk_classifier(x_train, y_train, x_test, SINGULAR, (2, 5))
+    assert decisions.shape == (2, x_test.shape[0])
+    for row, depth in zip(decisions, (2, 5), strict=True):
+        expected = kernels.ntk_classifier(x_train, y_train, x_test, SINGULAR, depth)
+        np.testing.assert_allclose(row, expected, rtol=1e-12, atol=0)
+
+
 # --- the taxonomy ---
 
 
@@ -217,5 +232,7 @@ def test_bad_input_raises_value_error():
         kernels.limit_classifier(x_train, y_train[:-1], x_test, "erf")
     with pytest.raises(ValueError, match="depth must be an integer >= 0"):
         kernels.deep_ntk(0.5, "erf", -1)
+    with pytest.raises(ValueError, match="or a sequence of them"):
+        kernels.ntk_classifier(x_train, y_train, x_test, "erf", [1, 2.5])
     with pytest.raises(ValueError, match="allowed names are"):
         kernels.depth_limit("swish")

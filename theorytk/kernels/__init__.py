@@ -7,7 +7,6 @@ infinite-depth limits, and the predictions of infinitely wide networks after tra
     pred = kernels.gd_predictions(k.ntk, k_test.ntk, y, t=[10, 100, float("inf")])
 """
 
-# Part 1: analytic kernels of fully connected networks, activations and their kernel maps.
 from ._activations import (
     ACTIVATION_NAMES,
     ABRelu,
@@ -22,11 +21,8 @@ from ._activations import (
     get_activation,
     leaky_relu,
 )
-
-# Part 2: the empirical NTK of flax / equinox models.
 from ._empirical import empirical_ntk
-
-# Part 3: infinite-depth limits (Radhakrishnan, Belkin & Uhler).
+from ._finite_mlp import MLPParams, apply_mlp, init_mlp
 from ._infinite_depth import (
     CLASSIFIERS,
     DepthLimit,
@@ -43,8 +39,6 @@ from ._infinite_depth import (
     singular_activation,
 )
 from ._mlp import PARAMETERIZATIONS, MLPKernels, mlp_kernels
-
-# Part 4: training predictions.
 from ._predictions import METHODS, GaussianPosterior, GDPredictions, gd_predictions, nngp_posterior
 
 __all__ = [
@@ -62,17 +56,20 @@ __all__ = [
     "Identity",
     "METHODS",
     "MLPKernels",
+    "MLPParams",
     "PARAMETERIZATIONS",
     "Quadrature",
     "Scaled",
     "Sin",
     "deep_ntk",
     "depth_limit",
+    "apply_mlp",
     "dual_activation",
     "empirical_ntk",
     "gd_predictions",
     "get_activation",
     "hermite_coefficients",
+    "init_mlp",
     "koenigs_kernel",
     "leaky_relu",
     "limit_classifier",

@@ -12,7 +12,7 @@ depends only on three numbers of the activation's Hermite expansion phi = sum_k 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import jax
@@ -169,12 +169,13 @@ def depth_limit(activation: str | Activation | Callable[[Array], Array]) -> Dept
     """
     act = get_activation(activation)
     dtype = jnp.result_type(float)
-    z = line_points(_HERMITE_NODES, dtype)
-    values = act(z)
-    norm_sq, grad_sq = act.diag(jnp.ones((), dtype))
-    a0 = float(gaussian_mean(values, _HERMITE_NODES) / jnp.sqrt(norm_sq))
-    a1_sq = float(gaussian_mean(values * z, _HERMITE_NODES) ** 2 / norm_sq)
-    mu = float(grad_sq / norm_sq)
+    with jax.ensure_compile_time_eval():  # concrete even when called under jit or vmap
+        z = line_points(_HERMITE_NODES, dtype)
+        values = act(z)
+        norm_sq, grad_sq = act.diag(jnp.ones((), dtype))
+        a0 = float(gaussian_mean(values, _HERMITE_NODES) / jnp.sqrt(norm_sq))
+        a1_sq = float(gaussian_mean(values * z, _HERMITE_NODES) ** 2 / norm_sq)
+        mu = float(grad_sq / norm_sq)
     exponent = math.nan
     if abs(a0) > _ZERO:
         kind = "majority_vote" if mu >= 1 - _ZERO else "degenerate"
@@ -188,7 +189,11 @@ def depth_limit(activation: str | Activation | Callable[[Array], Array]) -> Dept
     return DepthLimit(kind, a0, a1_sq, mu, exponent)
 
 
-def deep_ntk(rho: ArrayLike, activation: str | Activation | DualActivation, depth: int) -> Array:
+def deep_ntk(
+    rho: ArrayLike,
+    activation: str | Activation | DualActivation,
+    depth: int | Sequence[int],
+) -> Array:
     """The normalised NTK K_L(rho) / K_L(1) of a depth-L network on the unit sphere.
 
     K_0 = rho, rho_{l+1} = dual(rho_l), K_{l+1} = rho_{l+1} + K_l dual'(rho_l) (neural-tangents'
@@ -200,9 +205,11 @@ def deep_ntk(rho: ArrayLike, activation: str | Activation | DualActivation, dept
     Args:
         rho: correlations <x, x'> of unit vectors, any shape, in [-1, 1].
         activation: an activation (name, Activation, callable) or its `DualActivation`.
-        depth: number of hidden layers L >= 0 (static).
+        depth: number of hidden layers L >= 0 (static), or a sequence of them: then the
+            kernels at every depth in the sequence come from one pass through the layers,
+            stacked along a new leading axis (in the sequence's order).
     """
-    _check_depth(depth)
+    depths = _check_depths(depth)
     dual = activation if isinstance(activation, DualActivation) else dual_activation(activation)
     rho = jnp.clip(jnp.asarray(rho, dual.norm_sq.dtype), -1.0, 1.0)
     mu = dual(jnp.ones((), rho.dtype))[1]
@@ -215,9 +222,13 @@ def deep_ntk(rho: ArrayLike, activation: str | Activation | DualActivation, dept
         kernel = jnp.where(one, 1.0, value * (1 - mu * ratio) + kernel * slope * ratio)
         return (value, kernel, 1 / (1 - mu * ratio + mu)), None
 
-    init = (rho, rho, 1 / (1 + mu))
-    (_, kernel, _), _ = jax.lax.scan(layer, init, None, length=depth)
-    return kernel
+    carry, done, at_depth = (rho, rho, 1 / (1 + mu)), 0, {}
+    for target in sorted(set(depths)):
+        carry, _ = jax.lax.scan(layer, carry, None, length=target - done)
+        done, at_depth[target] = target, carry[1]
+    if isinstance(depth, int | np.integer):
+        return at_depth[depth]
+    return jnp.stack([at_depth[target] for target in depths])
 
 
 def koenigs_kernel(rho: ArrayLike, activation: str | Activation | DualActivation) -> Array:
@@ -251,8 +262,8 @@ def ntk_classifier(
     y_train: Float[ArrayLike, " n"],
     x_test: Float[ArrayLike, "m d"],
     activation: str | Activation | Callable[[Array], Array],
-    depth: int,
-) -> Float[Array, " m"]:
+    depth: int | Sequence[int],
+) -> Float[Array, "*depths m"]:
     """Decision values K_L(x, X) K_L(X, X)^-1 y of the depth-L NTK (normalised, no bias).
 
     Inputs are projected to the unit sphere; the predicted label is the sign. Uses the
@@ -260,17 +271,19 @@ def ntk_classifier(
 
     Args:
         x_train: (n, d) training inputs; y_train: (n,) labels in {-1, +1};
-        x_test: (m, d) test inputs; activation; depth: hidden layers L.
+        x_test: (m, d) test inputs; activation; depth: hidden layers L, or a sequence of
+            depths (one pass through the layers; the result gains a leading depth axis).
     """
     _check_data(x_train, y_train, x_test)
-    _check_depth(depth)
+    _check_depths(depth)
     dual = dual_activation(activation)
     train, test = _sphere(x_train), _sphere(x_test)
     gram = train @ train.T
     gram = gram.at[jnp.diag_indices(gram.shape[0])].set(1.0)
     k_train = deep_ntk(gram, dual, depth)
     k_test = deep_ntk(test @ train.T, dual, depth)
-    return k_test @ jnp.linalg.solve(k_train, jnp.asarray(y_train, k_train.dtype))
+    y = jnp.broadcast_to(jnp.asarray(y_train, k_train.dtype), k_train.shape[:-1])
+    return (k_test @ jnp.linalg.solve(k_train, y[..., None]))[..., 0]
 
 
 def limit_classifier(
@@ -349,9 +362,16 @@ def singular_activation(alpha: float, degree: int = 2) -> Hermite:
     return Hermite(jnp.asarray(coeffs))
 
 
-def _check_depth(depth: int) -> None:
-    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 0:
-        raise ValueError(f"depth must be an integer >= 0 (hidden layers), got {depth!r}")
+def _check_depths(depth: int | Sequence[int]) -> list[int]:
+    """The depth, or sequence of depths, as a list of Python ints >= 0; ValueError otherwise."""
+    depths = [depth] if isinstance(depth, int | np.integer) else list(np.asarray(depth).ravel())
+    for value in depths:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+            raise ValueError(
+                f"depth must be an integer >= 0 (hidden layers) or a sequence of them, "
+                f"got {depth!r}"
+            )
+    return [int(value) for value in depths]
 
 
 def _check_data(x_train: ArrayLike, y_train: ArrayLike, x_test: ArrayLike) -> None:

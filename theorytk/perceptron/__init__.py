@@ -1,27 +1,44 @@
-"""The perceptron on chi-data under SGD noise: the (alpha, T) phase diagram of Sclocchi,
-Geiger & Wyart (ICML 2023), its closed-form test error and predicted exponents, and the
-segmented training driver shared with other models trained until they fit their data.
+"""The perceptron and fully connected networks on chi-data (and the digits) under SGD
+noise: the (alpha, T) phase diagrams of Sclocchi, Geiger & Wyart (ICML 2023), the
+perceptron's closed-form test error and predicted exponents, and the segmented training
+driver shared by every model trained until it fits its data.
 
     import jax
     from theorytk import perceptron
     config = perceptron.PerceptronConfig(d=16, P=256, B=16, chi=1.0, budget=50_000)
     perceptron.simulate({"alpha": 1.0, "T": 0.5}, jax.random.key(0), config=config)
+    net = perceptron.NetworkConfig(h=64, L=3, P=256, B=16, data="chi", d=16, budget=50_000)
+    perceptron.simulate_network({"alpha": 10.0, "T": 1e-3}, jax.random.key(0), config=net)
 """
 
 from ._data import chi_data
 from ._model import PerceptronConfig, simulate
+from ._network import (
+    NetworkConfig,
+    NetworkRun,
+    init_network,
+    network_apply,
+    train_network,
+)
+from ._network import simulate as simulate_network
 from ._theory import closed_form_test_error, gradient_flow_temperature, predicted_exponents
 from ._training import TrainResult, batch_indices, margin_hinge_loss, run_until_stopped
 
 __all__ = [
+    "NetworkConfig",
+    "NetworkRun",
     "PerceptronConfig",
     "TrainResult",
     "batch_indices",
     "chi_data",
     "closed_form_test_error",
     "gradient_flow_temperature",
+    "init_network",
     "margin_hinge_loss",
+    "network_apply",
     "predicted_exponents",
     "run_until_stopped",
     "simulate",
+    "simulate_network",
+    "train_network",
 ]

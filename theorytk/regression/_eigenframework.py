@@ -8,7 +8,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import check_scalar, is_concrete
-from ._roots import log_root
+from ._roots import learnabilities, log_root, safe_log
 
 
 def krr_risk(
@@ -47,7 +47,7 @@ def krr_risk(
     test_mse = n / (n - P) * noise and train_mse = (n - P) / n * noise; at n = P, E0 = inf
     (the interpolation peak of double descent; test_mse = inf if noise > 0, else 0).
 
-    kappa is found by bisection in log kappa inside the explicit bracket
+    kappa is found by bracketed Newton iteration in log kappa inside the explicit bracket
     max(delta / n, (P - n)_+ / sum_i 1/lambda_i) <= kappa <= (sum_i lambda_i + delta) / n,
     with a fixed number of iterations, so the function is jit- and vmap-compatible and takes
     the same time for every input. All quantities are differentiable (first order) w.r.t.
@@ -107,26 +107,28 @@ def krr_risk(
 
 
 def _residual(t: Array, log_lam: Array, delta: Array, n: Array) -> Array:
-    """h(t) = sum_i L_i + delta e^-t - n with L_i = lambda_i / (lambda_i + e^t), t = log kappa.
+    """h(t), decreasing in t = log kappa, with the sign of sum_i L_i + delta e^-t - n.
 
-    h is decreasing in t. It is evaluated in whichever of two equal forms cancels less:
-    sum_i L_i + delta/kappa - n while most modes are unlearned (sum_i L_i < P/2), else
-    delta/kappa - sum_i (1 - L_i) - (n - P), which stays accurate when L_i -> 1 (e.g.
-    n = P with a tiny ridge, where kappa ~ sqrt(delta)).
+    L_i = lambda_i / (lambda_i + e^t). h is a difference of logarithms of positive sums (nearly
+    linear in t, so Newton steps are accurate far from the root) in whichever of two equal
+    forms cancels less: log(sum_i L_i + delta/kappa) - log n while most modes are unlearned
+    (sum_i L_i < P/2), else log(delta/kappa + (P - n)_+) - log(sum_i (1 - L_i) + (n - P)_+),
+    which stays accurate when L_i -> 1 (e.g. n = P with a tiny ridge, where kappa ~ sqrt(delta)).
     """
-    learned = jnp.sum(jax.nn.sigmoid(log_lam - t))
-    unlearned = jnp.sum(jax.nn.sigmoid(t - log_lam))
+    learn, unlearn = learnabilities(log_lam, t)
+    learned, unlearned = jnp.sum(learn), jnp.sum(unlearn)
     ridge_term = delta * jnp.exp(-t)
-    n_modes = log_lam.shape[0]
+    excess = n - log_lam.shape[0]
     return jnp.where(
         learned < unlearned,
-        learned + ridge_term - n,
-        ridge_term - unlearned - (n - n_modes),
+        safe_log(learned + ridge_term) - safe_log(n),
+        safe_log(ridge_term + jnp.maximum(-excess, 0.0))
+        - safe_log(unlearned + jnp.maximum(excess, 0.0)),
     )
 
 
 def _log_kappa(log_lam: Array, delta: Array, n: Array) -> Array:
-    """log kappa at the root of `_residual` (bisection in log kappa, then one Newton step).
+    """log kappa at the root of `_residual` (bracketed Newton in log kappa, see `log_root`).
 
     The bracket is max(delta / n, (P - n)_+ / sum_i 1/lambda_i) <= kappa
     <= (sum_i lambda_i + delta) / n; see `log_root` for the solver and its gradients.

@@ -8,7 +8,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import check_scalar
 from ._eigenframework import _check_inputs
-from ._roots import log_root
+from ._roots import learnabilities, log_root, safe_log
 
 
 def rf_risk(
@@ -42,8 +42,9 @@ def rf_risk(
 
     Solution: the second equation gives kappa = gamma (1 - z/N), and the first becomes one
     equation in t = log gamma, delta N / (gamma (N - z)) - (n - z) = 0, whose left side
-    decreases in t where z < N (solved by `log_root`). With a = N - z, r = n - z = delta / kappa
-    and w = z - q = sum_i L_i (1 - L_i) >= 0 the outputs are evaluated in cancellation-free form:
+    decreases in t where z < N (solved by bracketed Newton iteration, `log_root`). With
+    a = N - z, r = n - z = delta / kappa and w = z - q = sum_i L_i (1 - L_i) >= 0 the outputs
+    are evaluated in cancellation-free form:
     1 - x = ((r + w) a + r w) / (n (a + w)) and B_i = (1 - L_i)(a (1 - L_i) + w) / (a + w).
 
     Ridgeless case (delta = 0), P = number of modes: for n < min(N, P) the root is positive
@@ -134,18 +135,38 @@ def _gaps(learn: Array, unlearn: Array, n_feat: Array, n: Array) -> tuple[Array,
 
 
 def _residual(t: Array, params: tuple[Array, ...]) -> Array:
-    """h(t) = delta N / (gamma (N - z)) - (n - z), t = log gamma; -(N - z) if feature-limited.
+    """h(t), decreasing in t = log gamma, with the sign of delta N / (gamma (N - z)) - (n - z).
 
-    Decreasing in t where z < N; +1 where z >= N (below the root, where h is undefined).
+    With a = N - z > 0 the root equation is z + delta N / (gamma a) = n; h is the difference of
+    the logarithms of its two sides (nearly linear in t, so Newton steps are accurate far from
+    the root), in whichever equal form cancels less (see `_gaps`): log(z + c) - log n with
+    c = delta N / (gamma a) while z < P/2, else log(c + (P - n)_+) - log(u + (n - P)_+) with
+    u = sum_i (1 - L_i) = P - z. Feature-limited (ridgeless, N < n): the root of z = N, as
+    log z - log N or log(P - N) - log u. +1 where z >= N (below the root, where h is undefined).
     """
     log_lam, delta, n, n_feat, feature_limited = params
-    learn = jax.nn.sigmoid(log_lam - t)
-    unlearn = jax.nn.sigmoid(t - log_lam)
+    learn, unlearn = learnabilities(log_lam, t)
+    z, u = jnp.sum(learn), jnp.sum(unlearn)
     a, r = _gaps(learn, unlearn, n_feat, n)
     valid = a > 0
-    safe_a = jnp.where(valid, a, 1.0)
-    h = jnp.where(delta > 0, delta * n_feat * jnp.exp(-t) / safe_a, 0.0) - r
-    return jnp.where(feature_limited, -a, jnp.where(valid, h, 1.0))
+    ridge_term = jnp.where(delta > 0, delta * n_feat * jnp.exp(-t) / jnp.where(valid, a, 1.0), 0.0)
+    excess = n - log_lam.shape[0]
+    few = z < u
+    h = jnp.where(
+        few,
+        safe_log(z + ridge_term) - safe_log(n),
+        safe_log(ridge_term + jnp.maximum(-excess, 0.0)) - safe_log(u + jnp.maximum(excess, 0.0)),
+    )
+    limited = jnp.where(
+        few,
+        safe_log(z) - safe_log(n_feat),
+        safe_log(jnp.maximum(log_lam.shape[0] - n_feat, 0.0)) - safe_log(u),
+    )
+    # Near the pole a -> 0 (ridge -> 0 with N < n: the root sits just above z = N) log a is
+    # singular and Newton on h would crawl; there delta N / gamma - a r is nearly linear in t.
+    product = jnp.where(delta > 0, delta * n_feat * jnp.exp(-t), 0.0) - a * r
+    h = jnp.where(a < 0.5 * n_feat, product, h)
+    return jnp.where(feature_limited, limited, jnp.where(valid, h, 1.0))
 
 
 def _log_gamma(

@@ -1,0 +1,162 @@
+"""Kernel ridge regression on data pools against `krr_risk` with the pool eigensystem."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from theorytk import datasets, kernels, sweep
+from theorytk.regression import (
+    DataPool,
+    KRRConfig,
+    LaplaceKernel,
+    RBFKernel,
+    gaussian_pool,
+    krr_theory,
+    simulate_krr,
+)
+
+
+def _target(x):
+    return jnp.tanh(x[:, 0] + 0.5 * x[:, 1]) + 0.3 * x[:, 2] * x[:, 3]
+
+
+_POOL = gaussian_pool(jax.random.key(1), size=1000, d=20, target=_target)
+
+
+def _compare(simulate, theory, grid_axes, config, seeds, key):
+    """Seed means and standard errors of the simulation and the theory on the same grid."""
+    grid = sweep.Grid(**grid_axes, seed=range(seeds))
+    mean = sweep.seed_mean(sweep.run(simulate, grid, key=key, config=config, progress=False))
+    pred = sweep.run(theory, sweep.Grid(**grid_axes), config=config, progress=False)
+    assert int(mean["n_ok"].min()) == seeds
+    return mean, pred
+
+
+def _assert_close(mean, pred, metrics, rel_tol):
+    for metric in metrics:
+        diff = np.abs(mean[metric] - pred[metric])
+        bound = 3 * mean[f"{metric}_sem"] + rel_tol * pred[metric]
+        assert bool((diff <= bound).all()), (metric, diff.values, bound.values)
+
+
+def test_krr_on_a_synthetic_pool_matches_krr_risk_of_the_pool_eigensystem():
+    # Pool: M = 1000 Gaussian points in d = 20, a nonlinear target (its part outside the
+    # learned modes acts as noise), RBF kernel; n training points without replacement, error
+    # on the M - n held-out points (the held-out form of `krr_theory`). Tolerance: 3 standard
+    # errors of the 64-seed mean plus 5% of the theory: the deterministic equivalent has
+    # O(1/n) corrections, and a pool of M points deviates from it when n/M is not small
+    # (measured at n/M = 0.1: up to 8% on train_mse, 1% on test_mse; at n/M = 0.2, 5% on
+    # test_mse; i.i.d. draws with replacement are worse, 12% at n/M = 0.2, because repeated
+    # points are wasted samples).
+    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=100, holdout=True)
+    axes = {"n": np.array([25.0, 100.0]), "ridge": np.array([1e-2, 1.0])}
+    mean, pred = _compare(simulate_krr, krr_theory, axes, config, 64, jax.random.key(0))
+    _assert_close(mean, pred, ("test_mse", "train_mse"), 0.05)
+
+
+def test_label_noise_adds_to_the_krr_test_error():
+    # noise = 0.3 at n = 25 (n/M = 0.025) with i.i.d. draws and the error over the whole pool:
+    # the test error on noisy labels is predicted within 3 SE + 5% as above. (The train error
+    # is not checked here: a point drawn twice with two noisy labels cannot be interpolated,
+    # which adds ~noise n / (2M) to train_mse, beyond the continuous theory.)
+    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=25, noise=0.3)
+    axes = {"n": np.array([25.0]), "ridge": np.array([0.1, 3.0])}
+    mean, pred = _compare(simulate_krr, krr_theory, axes, config, 64, jax.random.key(2))
+    _assert_close(mean, pred, ("test_mse",), 0.05)
+    assert bool((pred["test_mse"] > 0.3).all())
+
+
+def _digits_pool():
+    x, y = datasets.digits("parity")
+    return DataPool(x, y)
+
+
+def _ntk(x1, x2):
+    # A plain function (as users write it): any callable kernel works.
+    return kernels.mlp_kernels(x1, x2, depth=1, activation="relu", sigma_w=2**0.5, sigma_b=0.0).ntk
+
+
+@pytest.mark.slow  # ~40 s on 2 cores: two 1797 x 1797 Grams and their eigendecompositions
+@pytest.mark.parametrize("kernel", [RBFKernel(1.0), _ntk], ids=["rbf", "ntk"])
+def test_digits_learning_curve_is_predicted_within_ten_percent(kernel):
+    # Section 3 of issue 3: KRR on the 1797 digits (parity labels), training sets of n
+    # without replacement, error on the M - n held-out points, 48 seeds; theory from the
+    # eigensystem of the full-pool Gram (held-out form of `krr_theory`). The paper's claim is
+    # agreement within ~10%: we allow 10% plus 2 standard errors of the seed mean (SE ~ 2-3%).
+    # Measured (400 seeds at n = 64, 16 seeds elsewhere): +0.4 to +9% for 64 <= n <= 512;
+    # the theory is slightly optimistic throughout.
+    config = KRRConfig(pool=_digits_pool(), kernel=kernel, n_max=256, holdout=True)
+    axes = {"n": np.array([64.0, 256.0]), "ridge": np.array([1e-3])}
+    mean, pred = _compare(simulate_krr, krr_theory, axes, config, 48, jax.random.key(3))
+    rel = np.abs(mean["test_mse"] / pred["test_mse"] - 1)
+    bound = 0.10 + 2 * mean["test_mse_sem"] / mean["test_mse"]
+    assert bool((rel <= bound).all()), (rel.values, bound.values)
+
+
+def test_laplace_and_rbf_kernels_are_one_on_the_diagonal_and_decrease_with_distance():
+    x = jnp.array([[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]])
+    for kernel in (RBFKernel(0.7), LaplaceKernel(0.7)):
+        gram = np.asarray(kernel(x, x))
+        np.testing.assert_allclose(np.diag(gram), 1.0)
+        assert gram[0, 1] > gram[0, 2] > 0
+    # RBF: exp(-|x - x'|^2 / (2 b^2 d)) with |x - x'|^2 = 1, d = 2, b = 0.7.
+    np.testing.assert_allclose(float(RBFKernel(0.7)(x, x)[0, 1]), np.exp(-1 / (4 * 0.49)))
+
+
+def test_holdout_training_sets_have_no_repeats_and_are_tested_elsewhere():
+    # With holdout, the M - n held-out points are the test set: for n = M - 1 exactly one
+    # point is left, so the test error is that point's squared error (checked by refitting).
+    x = np.linspace(-1, 1, 12)[:, None] * np.ones((1, 2))
+    pool = DataPool(x, np.cos(3 * x[:, 0]))
+    config = KRRConfig(pool=pool, kernel=RBFKernel(0.5), n_max=11, holdout=True)
+    key = jax.random.key(5)
+    out = jax.jit(simulate_krr, static_argnames="config")(
+        {"n": 11, "ridge": 1e-3}, key, config=config
+    )
+    idx = np.asarray(jax.random.permutation(jax.random.split(key)[0], 12)[:11])
+    left = np.setdiff1d(np.arange(12), idx)
+    assert len(np.unique(idx)) == 11 and left.size == 1
+    gram = np.asarray(RBFKernel(0.5)(jnp.asarray(x), jnp.asarray(x)))
+    alpha = np.linalg.solve(gram[np.ix_(idx, idx)] + 1e-3 * np.eye(11), pool.y[idx])
+    expected = (gram[left][:, idx] @ alpha - pool.y[left]) ** 2
+    np.testing.assert_allclose(float(out["test_mse"]), float(expected[0]), rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"n": 10, "ridge": -1.0}, "ridge"),
+        ({"n": 10, "ridge": float("nan")}, "ridge"),
+        ({"n": 0, "ridge": 1.0}, "n"),
+        ({"n": 201, "ridge": 1.0}, "n"),
+        ({"n": 2.5, "ridge": 1.0}, "n"),
+        ({"ridge": 1.0}, "'n'"),
+    ],
+)
+def test_simulate_krr_rejects_bad_params(params, match):
+    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=200)
+    with pytest.raises(ValueError, match=match):
+        simulate_krr(params, jax.random.key(0), config=config)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_max": 0}, "n_max"),
+        ({"n_max": 1000, "holdout": True}, "holdout"),
+        ({"noise": -0.1}, "noise"),
+        ({"noise": float("nan")}, "noise"),
+        ({"kernel": 3.0}, "kernel"),
+        ({"pool": "digits"}, "DataPool"),
+    ],
+)
+def test_krr_config_rejects_bad_input(kwargs, match):
+    base = {"pool": _POOL, "kernel": RBFKernel(1.0), "n_max": 10}
+    with pytest.raises(ValueError, match=match):
+        KRRConfig(**{**base, **kwargs})
+
+
+def test_gaussian_pool_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="size"):
+        gaussian_pool(jax.random.key(0), size=0, d=3, target=_target)
