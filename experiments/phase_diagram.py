@@ -24,6 +24,7 @@ EXPERIMENTS = {
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",
+    "sgd_noise": "experiments.sgd_noise",
 }
 DEFAULT = "ridge"
 

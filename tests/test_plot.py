@@ -204,7 +204,7 @@ def test_mean_reduction_averages_ok_seeds_and_hatches_cells_with_a_failed_seed()
 def test_phase_diagram_draws_contours_and_lines(tmp_path):
     ds = _sweep()
     theory = ds["test_error"].rename("theory_error")
-    lines = [(N, N / 40.0, "n = 40 d"), (N, np.full(N.size, 2.5), None, {"color": "k"})]
+    lines = [(N, N / 40.0, "n = 40 d"), (N, np.full(N.size, 2.5), "flat", {"c": "k", "ls": ":"})]
     fig = plot.phase_diagram(
         ds,
         "test_error",
@@ -221,6 +221,9 @@ def test_phase_diagram_draws_contours_and_lines(tmp_path):
     np.testing.assert_allclose(contours[0].levels, [2.0, 8.0])
     labels = [ln.get_label() for ln in ax.get_lines()]
     assert "n = 40 d" in labels and "theory_error level sets" in labels
+    # the caller's matplotlib aliases (c, ls) override the defaults
+    flat = [ln for ln in ax.get_lines() if ln.get_label() == "flat"][0]
+    assert flat.get_color() == "k" and flat.get_linestyle() == ":"
     np.testing.assert_allclose(ax.get_xlim(), plot.cell_edges(N)[[0, -1]])  # lines don't widen
     _assert_png(tmp_path / "c.png")
 

@@ -32,6 +32,7 @@ from typing import Any, Literal
 import matplotlib.patheffects as patheffects
 import numpy as np
 import xarray as xr
+from matplotlib import cbook
 from matplotlib.axes import Axes
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import Colormap, LogNorm, Normalize
@@ -464,8 +465,8 @@ def _draw_lines(ax: Axes, lines: Sequence[Sequence[Any]] | None) -> None:
         }
         if len(line) >= 3 and line[2] is not None:
             kwargs["label"] = str(line[2])
-        if len(line) == 4:
-            kwargs.update(dict(line[3]))
+        if len(line) == 4:  # the caller's keywords, aliases (ls, lw, c) resolved, win
+            kwargs.update(cbook.normalize_kwargs(dict(line[3]), Line2D))
         ax.plot(xs, ys, **kwargs)
 
 

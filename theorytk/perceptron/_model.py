@@ -8,14 +8,20 @@ from typing import NamedTuple
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from theorytk._validation import check_scalar, is_concrete
+from theorytk._validation import is_concrete
 
 from ._data import check_chi, check_size, chi_rows
 from ._theory import closed_form_test_error
-from ._training import TrainResult, batch_indices, margin_hinge_loss, run_until_stopped
+from ._training import (
+    TrainResult,
+    batch_indices,
+    check_batch,
+    margin_hinge_loss,
+    read_sgd_params,
+    run_until_stopped,
+)
 
 
 class PerceptronConfig(eqx.Module):
@@ -49,7 +55,7 @@ class PerceptronConfig(eqx.Module):
             check_size(name, getattr(self, name))
         if self.B is not None:
             check_size("B", self.B)
-            _check_batch(self.B, self.P)
+            check_batch(self.B, self.P)
         check_chi(self.chi)
 
 
@@ -101,7 +107,9 @@ def simulate(
         points with alpha y F < 1 at the end: 0 unless the budget ran out), and `status`
         (`Status.OK` or `Status.BUDGET`).
     """
-    alpha, eta, n_train, chi, n_rows = _read_params(params, config)
+    alpha, eta, n_train, n_rows = read_sgd_params(params, P=config.P, B=config.B)
+    chi = params.get("chi", config.chi)
+    check_chi(chi)
     dtype = jnp.result_type(float, alpha, eta, chi)
     alpha, eta, chi = (jnp.asarray(v, dtype) for v in (alpha, eta, chi))
     if not is_concrete(n_train):  # pad and mask: n_rows = config.P rows, the first P real
@@ -198,40 +206,3 @@ def _unfitted_along_training(
         "x1_unfit_last": mean_over(last_unfit == jnp.max(last_unfit)),
         "x1_unfit_half": mean_over(last_unfit >= steps // 2),
     }
-
-
-def _is_count(value: np.ndarray) -> bool:
-    return bool(value == np.round(value) and value >= 1)
-
-
-def _check_batch(batch: int, n_train: int) -> None:
-    if batch > n_train:
-        raise ValueError(f"the batch size B must be <= P = {n_train}, got B = {batch}")
-
-
-def _read_params(
-    params: Mapping[str, ArrayLike], config: PerceptronConfig
-) -> tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike, int]:
-    """(alpha, eta, P, chi, rows) from params; ValueError for missing or bad concrete values."""
-    if "alpha" not in params:
-        raise ValueError(f"params must contain 'alpha', got {sorted(params)}")
-    rates = [name for name in ("T", "eta") if name in params]
-    if len(rates) != 1:
-        raise ValueError(
-            f"params must contain exactly one of 'T' (eta = T B) and 'eta', got {sorted(params)}"
-        )
-    alpha, rate = params["alpha"], params[rates[0]]
-    check_scalar("params['alpha']", alpha, "> 0", lambda a: a > 0)
-    check_scalar(f"params[{rates[0]!r}]", rate, "> 0", lambda r: r > 0)
-    chi = params.get("chi", config.chi)
-    check_chi(chi)
-    n_train = params.get("P", config.P)
-    if is_concrete(n_train):
-        check_scalar("params['P']", n_train, "an integer >= 1", _is_count)
-        n_train = int(n_train)
-        if config.B is not None:
-            _check_batch(config.B, n_train)
-    n_rows = n_train if is_concrete(n_train) else config.P
-    batch_size = n_train if config.B is None else config.B
-    eta = rate * batch_size if rates[0] == "T" else rate
-    return alpha, eta, n_train, chi, n_rows

@@ -19,13 +19,20 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PyTree
 
-from theorytk._validation import check_scalar, is_concrete
+from theorytk._validation import is_concrete
 from theorytk.datasets import digits
 from theorytk.kernels import empirical_ntk
 from theorytk.sweep import Status
 
 from ._data import check_chi, check_size, chi_rows
-from ._training import TrainResult, batch_indices, margin_hinge_loss, run_until_stopped
+from ._training import (
+    TrainResult,
+    batch_indices,
+    check_batch,
+    margin_hinge_loss,
+    read_sgd_params,
+    run_until_stopped,
+)
 
 ACTIVATIONS = ("gelu", "relu")
 DATA_SETS = ("chi", "digits")
@@ -96,7 +103,7 @@ class NetworkConfig(eqx.Module):
             check_size(name, getattr(self, name))
         if self.B is not None:
             check_size("B", self.B)
-            _check_batch(self.B, self.P)
+            check_batch(self.B, self.P)
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.data not in DATA_SETS:
@@ -224,7 +231,11 @@ def train_network(
     Returns:
         A `NetworkRun`.
     """
-    alpha, eta, n_train, n_rows = _read_params(params, config)
+    alpha, eta, n_train, n_rows = read_sgd_params(params, P=config.P, B=config.B, width=config.h)
+    if config.data == "digits" and is_concrete(n_train) and n_train > config.P:
+        raise ValueError(
+            f"params['P'] must be <= config.P = {config.P} for the digits, got {n_train}"
+        )
     dtype = jnp.result_type(float, alpha, eta)
     alpha, eta = jnp.asarray(alpha, dtype), jnp.asarray(eta, dtype)
     if not is_concrete(n_train):
@@ -348,42 +359,3 @@ def _data(
     x, y = jnp.asarray(images, dtype)[order], jnp.asarray(labels, dtype)[order]
     test = slice(config.P, config.P + config.P_test)
     return x[:n_rows], y[:n_rows], x[test], y[test]
-
-
-def _is_count(value: np.ndarray) -> bool:
-    return bool(value == np.round(value) and value >= 1)
-
-
-def _check_batch(batch: int, n_train: int) -> None:
-    if batch > n_train:
-        raise ValueError(f"the batch size B must be <= P = {n_train}, got B = {batch}")
-
-
-def _read_params(
-    params: Mapping[str, ArrayLike], config: NetworkConfig
-) -> tuple[ArrayLike, ArrayLike, ArrayLike, int]:
-    """(alpha, eta, P, rows) from params; ValueError for missing or bad concrete values."""
-    if "alpha" not in params:
-        raise ValueError(f"params must contain 'alpha', got {sorted(params)}")
-    rates = [name for name in ("T", "eta") if name in params]
-    if len(rates) != 1:
-        raise ValueError(
-            f"params must contain exactly one of 'T' (eta = T h B) and 'eta', got {sorted(params)}"
-        )
-    alpha, rate = params["alpha"], params[rates[0]]
-    check_scalar("params['alpha']", alpha, "> 0", lambda a: a > 0)
-    check_scalar(f"params[{rates[0]!r}]", rate, "> 0", lambda r: r > 0)
-    n_train = params.get("P", config.P)
-    if is_concrete(n_train):
-        check_scalar("params['P']", n_train, "an integer >= 1", _is_count)
-        n_train = int(n_train)
-        if config.B is not None:
-            _check_batch(config.B, n_train)
-        if config.data == "digits" and n_train > config.P:
-            raise ValueError(
-                f"params['P'] must be <= config.P = {config.P} for the digits, got {n_train}"
-            )
-    n_rows = n_train if is_concrete(n_train) else config.P
-    batch_size = n_train if config.B is None else config.B
-    eta = rate * config.h * batch_size if rates[0] == "T" else rate
-    return alpha, eta, n_train, n_rows

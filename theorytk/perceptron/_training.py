@@ -9,7 +9,7 @@ and the hinge loss with margin of the alpha trick.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeVar
 
 import jax
@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from theorytk._validation import is_concrete
+from theorytk._validation import check_scalar, is_concrete
 from theorytk.sweep import Status
 
 State = TypeVar("State")
@@ -185,3 +185,62 @@ def margin_hinge_loss(
     """
     alpha = jnp.asarray(alpha)
     return jax.nn.relu(1.0 - alpha * jnp.asarray(label) * jnp.asarray(output)) / alpha
+
+
+class SGDParams(NamedTuple):
+    """The SGD hyperparameters of one sweep point, as read by `read_sgd_params`.
+
+    Attributes:
+        alpha: output scale of the alpha trick.
+        eta: step size.
+        n_train: P, a Python int when concrete, else the traced value.
+        n_rows: training rows to draw: P when concrete, else the config's P (rows >= P masked).
+    """
+
+    alpha: ArrayLike
+    eta: ArrayLike
+    n_train: ArrayLike
+    n_rows: int
+
+
+def read_sgd_params(
+    params: Mapping[str, ArrayLike], *, P: int, B: int | None, width: int = 1
+) -> SGDParams:
+    """alpha, eta and P of a sweep point; ValueError for missing or bad concrete values.
+
+    `params` holds "alpha" (> 0) and exactly one of "T" (> 0) and "eta" (> 0), with
+    eta = T width B (T = eta / (h B) for a network of width h, eta / B for the perceptron;
+    B = P for full-batch gradient descent, `B=None`), and optionally "P" (default `P`).
+    Traced values are not checked here (the models turn bad ones into NaN metrics).
+    """
+    if "alpha" not in params:
+        raise ValueError(f"params must contain 'alpha', got {sorted(params)}")
+    rates = [name for name in ("T", "eta") if name in params]
+    if len(rates) != 1:
+        scale = "eta = T B" if width == 1 else "eta = T h B"
+        raise ValueError(
+            f"params must contain exactly one of 'T' ({scale}) and 'eta', got {sorted(params)}"
+        )
+    alpha, rate = params["alpha"], params[rates[0]]
+    check_scalar("params['alpha']", alpha, "> 0", lambda a: a > 0)
+    check_scalar(f"params[{rates[0]!r}]", rate, "> 0", lambda r: r > 0)
+    n_train = params.get("P", P)
+    if is_concrete(n_train):
+        check_scalar("params['P']", n_train, "an integer >= 1", _is_count)
+        n_train = int(n_train)
+        if B is not None:
+            check_batch(B, n_train)
+    n_rows = n_train if is_concrete(n_train) else P
+    batch_size = n_train if B is None else B
+    eta = rate * width * batch_size if rates[0] == "T" else rate
+    return SGDParams(alpha, eta, n_train, n_rows)
+
+
+def check_batch(batch: int, n_train: int) -> None:
+    """ValueError unless the batch size B <= P."""
+    if batch > n_train:
+        raise ValueError(f"the batch size B must be <= P = {n_train}, got B = {batch}")
+
+
+def _is_count(value: np.ndarray) -> bool:
+    return bool(value == np.round(value) and value >= 1)
