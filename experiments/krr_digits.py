@@ -9,8 +9,6 @@ shows both learning curves (log-log) and their relative difference.
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
@@ -78,9 +76,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     combined = simulation.assign(
         {f"theory_{name}": theory[name] for name in ("test_mse", "train_mse", "kappa")}
     )
-    with warnings.catch_warnings():  # zarr 3 has no spec yet for the string "kernel" labels
-        warnings.filterwarnings("ignore", "The data type")
-        paths = save_both(combined, options.out, NAME)
+    paths = save_both(combined, options.out, NAME)
     png = options.out / f"{NAME}.png"
     figure(curve, mean, theory, png)
     return summary(theory, mean, paths + [png])

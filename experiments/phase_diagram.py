@@ -21,6 +21,7 @@ from experiments._experiment import Experiment, Options
 
 EXPERIMENTS = {
     "ridge": "experiments.ridge",
+    "krr_digits": "experiments.krr_digits",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",

@@ -140,6 +140,17 @@ def test_simulate_krr_rejects_bad_params(params, match):
         simulate_krr(params, jax.random.key(0), config=config)
 
 
+def test_krr_theory_rejects_bad_params():
+    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=10, holdout=True)
+    for params, match in (
+        ({"n": 1000.0, "ridge": 1.0}, "holdout"),
+        ({"n": 10.0, "ridge": -1.0}, "ridge"),
+        ({"ridge": 1.0}, "'n'"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            krr_theory(params, config=config)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -195,20 +195,24 @@ def krr_theory(params: Mapping[str, ArrayLike], *, config: KRRConfig) -> dict[st
     << M, so agreement degrades as n approaches M (measured in docs/kernel_ridge.md).
 
     Args:
-        params: "n" (> 0) and "ridge" (delta >= 0); scalars, may be traced.
+        params: "n" (> 0; < M with holdout) and "ridge" (delta >= 0); scalars, may be traced.
         config: the pool, kernel, protocol and noise (n_max is not used).
 
     Returns:
         Scalars `test_mse`, `train_mse` and `kappa`.
     """
-    n, delta = params["n"], read_ridge(params)
+    if "n" not in params:
+        raise ValueError(f"params must contain 'n', got keys {sorted(params)}")
+    n, delta, m = params["n"], read_ridge(params), config.pool.size
+    if config.holdout:
+        check_scalar("params['n']", n, f"in (0, M = {m}) with holdout", lambda v: 0 < v < m)
     eig = cached_eigensystem(config.pool, config.kernel)
     risk = krr_risk(
         eig.eigenvalues, eig.target_coeffs_sq, n=n, ridge=delta, noise=eig.noise + config.noise
     )
     test = risk["test_mse"]
     if config.holdout:
-        m, s2 = config.pool.size, config.noise
+        s2 = config.noise
         in_sample = risk["train_mse"] - s2 + 2 * s2 * risk["dof"] / n
         test = (m * (test - s2) - n * in_sample) / (m - n) + s2
     return {"test_mse": test, "train_mse": risk["train_mse"], "kappa": risk["kappa"]}

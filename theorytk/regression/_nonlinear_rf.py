@@ -154,7 +154,10 @@ def nonlinear_rf_theory(
 
     The RF eigenframework is derived for Gaussian feature coefficients z_ji; for nonlinear
     features of Gaussian projections it is the universality ansatz of Simon, Karkada, Ghosh &
-    Belkin ("More is better", 2023), checked against simulation in the tests.
+    Belkin ("More is better", 2023), checked against simulation in the tests. The prediction
+    is the error over the pool distribution (the simulated quantity for holdout=False); for
+    holdout=True it approximates the held-out error only while n << M (no held-out correction
+    as in `krr_theory`).
 
     Args:
         params: "n" (>= 1), "n_features" (>= 1), "ridge" (delta >= 0); may be traced.

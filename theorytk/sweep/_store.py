@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,11 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".zarr":
-        ds.to_zarr(path, mode="w", consolidated=False)
+        with warnings.catch_warnings():
+            # string labels (e.g. a "family" axis) are fixed-length unicode, which zarr-python
+            # writes and reads back fine but warns about: v3 has no formal spec for that dtype yet
+            warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")
+            ds.to_zarr(path, mode="w", consolidated=False)
     elif path.suffix == ".nc":
         ds.to_netcdf(path, engine="h5netcdf")
     else:
