@@ -48,3 +48,22 @@ def save_both(ds: xr.Dataset, out: Path, name: str) -> list[Path]:
 def checkpoint(out: Path, name: str) -> Path:
     """The resumable store of an experiment's simulation sweep (`--resume` continues it)."""
     return out / "checkpoints" / f"{name}_simulation.zarr"
+
+
+def check_positive(axes: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
+    """ValueError (the CLI's exit 2) naming the first of `names` with a value <= 0."""
+    for name in names:
+        if np.any(axes[name] <= 0):
+            raise ValueError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
+
+
+def integer_sizes(ratios: np.ndarray, unit: int) -> np.ndarray:
+    """The distinct integers round(ratio * unit) >= 1 of the requested ratios (e.g. n/d)."""
+    return np.unique(np.maximum(np.round(ratios * unit), 1).astype(int))
+
+
+def with_ratio_axis(ds: xr.Dataset, dim: str, unit: int, name: str, long_name: str) -> xr.Dataset:
+    """Relabel the integer axis `dim` by dim / unit, called `name` (`dim` stays a coordinate)."""
+    ds = ds.assign_coords({name: (dim, ds[dim].values / unit)})
+    ds[name].attrs["long_name"] = long_name
+    return ds.swap_dims({dim: name})

@@ -25,6 +25,7 @@ EXPERIMENTS = {
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",
+    "rf": "experiments.rf",
     "sgd_noise": "experiments.sgd_noise",
 }
 DEFAULT = "ridge"

@@ -28,7 +28,15 @@ import xarray as xr
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, checkpoint, save_both
+from experiments._experiment import (
+    Experiment,
+    Options,
+    check_positive,
+    checkpoint,
+    integer_sizes,
+    save_both,
+    with_ratio_axis,
+)
 from theorytk import plot, regression, sweep
 
 NAME = "rf"
@@ -61,29 +69,15 @@ def task(quick: bool, n_features: int) -> regression.LinearRFConfig:
     )
 
 
-def feature_counts(ratios: np.ndarray, n: int) -> np.ndarray:
-    """The distinct integer N = round(N/n * n) >= 1 of the requested ratios."""
-    return np.unique(np.maximum(np.round(ratios * n), 1).astype(int))
-
-
-def with_ratio_axis(ds: xr.Dataset, n: int) -> xr.Dataset:
-    """Relabel the n_features axis by N / n (n_features stays as a coordinate)."""
-    ds = ds.assign_coords(n_features_over_n=("n_features", ds["n_features"].values / n))
-    ds["n_features_over_n"].attrs["long_name"] = "N / n (features per sample)"
-    return ds.swap_dims(n_features="n_features_over_n")
-
-
-def check_axes(axes: dict[str, np.ndarray]) -> None:
-    """The simulation needs ridge > 0 (N = n is singular at ridge 0) and N/n > 0."""
-    for name in ("ridge", "n_features_over_n"):
-        if np.any(axes[name] <= 0):
-            raise ValueError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
+def ratio_axis(ds: xr.Dataset, n: int) -> xr.Dataset:
+    """Relabel the n_features axis by N / n."""
+    return with_ratio_axis(ds, "n_features", n, "n_features_over_n", "N / n (features per sample)")
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_axes(axes)
+    check_positive(axes, ("ridge", "n_features_over_n"))  # N = n is singular at ridge 0
     n = task(options.quick, 1).n
-    feats = feature_counts(axes["n_features_over_n"], n)
+    feats = integer_sizes(axes["n_features_over_n"], n)
     config = task(options.quick, int(feats.max()))
     with jax.enable_x64(True):  # ridges down to 1e-4 at N = n need float64 solves
         grid = {"n_features": feats.astype(float), "ridge": axes["ridge"]}
@@ -100,7 +94,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         theory, slices = theory_grids(config, feats, axes)
         more = more_is_better(config, options)
         overfit = fitting_ratios(options.quick)
-    simulation, theory = with_ratio_axis(simulation, n), with_ratio_axis(theory, n)
+    simulation, theory = (ratio_axis(ds, n) for ds in (simulation, theory))
     mean = sweep.seed_mean(simulation)
     combined = simulation.assign(
         {f"theory_{name}": theory[name] for name in ("test_mse", "train_mse")}
@@ -130,7 +124,7 @@ def theory_grids(
     )
     on_grid = ds.sel(n_features=feats.astype(float))
     slices = ds.sel(n_features=fine, ridge=slice_ridges(axes["ridge"]))
-    return on_grid, with_ratio_axis(slices, config.n)
+    return on_grid, ratio_axis(slices, config.n)
 
 
 def slice_ridges(ridges: np.ndarray) -> np.ndarray:

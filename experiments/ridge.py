@@ -12,7 +12,15 @@ import jax
 import numpy as np
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, checkpoint, save_both
+from experiments._experiment import (
+    Experiment,
+    Options,
+    check_positive,
+    checkpoint,
+    integer_sizes,
+    save_both,
+    with_ratio_axis,
+)
 from theorytk import plot, regression, sweep
 
 NAME = "ridge"
@@ -29,29 +37,10 @@ def task(quick: bool, n_over_d: np.ndarray) -> regression.RidgeConfig:
     return regression.RidgeConfig(d=d, n_max=n_max, noise=0.25, signal=1.0)
 
 
-def sample_sizes(n_over_d: np.ndarray, d: int) -> np.ndarray:
-    """The distinct integer n = round(n/d * d) >= 1 of the requested ratios."""
-    return np.unique(np.maximum(np.round(n_over_d * d), 1).astype(int))
-
-
-def with_ratio_axis(ds: xr.Dataset, d: int) -> xr.Dataset:
-    """Relabel the n axis by n/d (n stays as a coordinate)."""
-    ds = ds.assign_coords(n_over_d=("n", ds["n"].values / d))
-    ds["n_over_d"].attrs["long_name"] = "n / d"
-    return ds.swap_dims(n="n_over_d")
-
-
-def check_axes(axes: dict[str, np.ndarray]) -> None:
-    """The simulation needs ridge > 0 and n/d > 0 (ridge = 0 has no unique solution at n < d)."""
-    for name in ("ridge", "n_over_d"):
-        if np.any(axes[name] <= 0):
-            raise ValueError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
-
-
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_axes(axes)
+    check_positive(axes, ("ridge", "n_over_d"))  # ridge = 0 has no unique solution at n < d
     config = task(options.quick, axes["n_over_d"])
-    n = sample_sizes(axes["n_over_d"], config.d)
+    n = integer_sizes(axes["n_over_d"], config.d)
     with jax.enable_x64(True):  # ridge down to 1e-4 near n = d needs float64 solves
         simulation = sweep.run(
             regression.simulate,
@@ -66,7 +55,9 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         theory = sweep.run(
             regression.theory, sweep.Grid(n=n.astype(float), ridge=axes["ridge"]), config=config
         )
-    simulation, theory = with_ratio_axis(simulation, config.d), with_ratio_axis(theory, config.d)
+    simulation, theory = (
+        with_ratio_axis(ds, "n", config.d, "n_over_d", "n / d") for ds in (simulation, theory)
+    )
     mean = sweep.seed_mean(simulation)
     combined = simulation.assign(
         {f"theory_{name}": theory[name] for name in ("test_mse", "train_mse", "kappa")}

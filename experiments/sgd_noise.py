@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, checkpoint, save_both
+from experiments._experiment import Experiment, Options, check_positive, checkpoint, save_both
 from experiments.perceptron import fmt, power_law
 from theorytk import fit, perceptron, plot, sweep
 
@@ -78,9 +78,7 @@ def network(params: Mapping[str, Any], key: jax.Array, *, config) -> dict:
 
 
 def check_axes(axes: dict[str, np.ndarray]) -> None:
-    for name in ("alpha", "T", "alpha_lazy", "T_lazy", "P"):
-        if np.any(axes[name] <= 0):
-            raise ValueError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
+    check_positive(axes, ("alpha", "T", "alpha_lazy", "T_lazy", "P"))
     if axes["alpha_lazy"].size != 1:
         raise ValueError(f"--grid alpha_lazy: one value, got {axes['alpha_lazy'].tolist()}")
     if np.round(axes["P"]).min() < BATCH:

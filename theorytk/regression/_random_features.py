@@ -142,7 +142,7 @@ def _residual(t: Array, params: tuple[Array, ...]) -> Array:
     the root), in whichever equal form cancels less (see `_gaps`): log(z + c) - log n with
     c = delta N / (gamma a) while z < P/2, else log(c + (P - n)_+) - log(u + (n - P)_+) with
     u = sum_i (1 - L_i) = P - z. Feature-limited (ridgeless, N < n): the root of z = N, as
-    log z - log N or log(P - N) - log u. +1 where z >= N (below the root, where h is undefined).
+    log z - log N or log(P - N) - log u. +1 where h is undefined (below the root).
     """
     log_lam, delta, n, n_feat, feature_limited = params
     learn, unlearn = learnabilities(log_lam, t)
@@ -163,10 +163,13 @@ def _residual(t: Array, params: tuple[Array, ...]) -> Array:
         safe_log(jnp.maximum(log_lam.shape[0] - n_feat, 0.0)) - safe_log(u),
     )
     # Near the pole a -> 0 (ridge -> 0 with N < n: the root sits just above z = N) log a is
-    # singular and Newton on h would crawl; there delta N / gamma - a r is nearly linear in t.
+    # singular and Newton on h would crawl; there delta N / gamma - a r is nearly linear in t,
+    # and it keeps the sign of h across the pole (a < 0 < r: below the root), so Newton steps
+    # that overshoot z = N are still informative. Undefined only where a, r < 0 both.
     product = jnp.where(delta > 0, delta * n_feat * jnp.exp(-t), 0.0) - a * r
-    h = jnp.where(a < 0.5 * n_feat, product, h)
-    return jnp.where(feature_limited, limited, jnp.where(valid, h, 1.0))
+    near_pole = a < 0.5 * n_feat
+    h = jnp.where(near_pole, jnp.where(valid | (r > 0), product, 1.0), jnp.where(valid, h, 1.0))
+    return jnp.where(feature_limited, limited, h)
 
 
 def _log_gamma(
