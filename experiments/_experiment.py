@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import jax
 import numpy as np
 import xarray as xr
 
@@ -45,9 +47,31 @@ def save_both(ds: xr.Dataset, out: Path, name: str) -> list[Path]:
     return [sweep.save(ds, out / f"{name}{suffix}") for suffix in (".zarr", ".nc")]
 
 
-def checkpoint(out: Path, name: str) -> Path:
-    """The resumable store of an experiment's simulation sweep (`--resume` continues it)."""
-    return out / "checkpoints" / f"{name}_simulation.zarr"
+def run_simulation(
+    fn: Callable[..., Any],
+    grid: sweep.Grid,
+    options: Options,
+    name: str,
+    *,
+    config: Any = None,
+    chunk_size: int | None = None,
+) -> xr.Dataset:
+    """An experiment's resumable simulation sweep, as the command line asked for it.
+
+    Point keys derive from `jax.random.key(0)`; the progress store is
+    `out/checkpoints/NAME_simulation.zarr` (`--resume` continues it); `chunk_size` defaults
+    to `--chunk-size`.
+    """
+    return sweep.run(
+        fn,
+        grid,
+        key=jax.random.key(0),
+        config=config,
+        chunk_size=options.chunk_size if chunk_size is None else chunk_size,
+        store=options.out / "checkpoints" / f"{name}_simulation.zarr",
+        resume=options.resume,
+        progress=options.progress,
+    )
 
 
 def check_positive(axes: dict[str, np.ndarray], names: tuple[str, ...]) -> None:

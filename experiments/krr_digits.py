@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import NullFormatter
 
-from experiments._experiment import Experiment, Options, checkpoint, save_both
+from experiments._experiment import Experiment, Options, run_simulation, save_both
 from theorytk import datasets, plot, regression, sweep
 
 NAME = "krr_digits"
@@ -52,15 +52,12 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
             config = regression.KRRConfig(
                 pool=pool, kernel=kernel, n_max=int(n.max()), holdout=True
             )
-            sim = sweep.run(
+            sim = run_simulation(
                 regression.simulate_krr,
                 sweep.Grid(n=n, ridge=[RIDGE], seed=range(options.seeds)),
-                key=jax.random.key(0),
+                options,
+                f"{NAME}_{label}",
                 config=config,
-                chunk_size=options.chunk_size,
-                store=checkpoint(options.out, f"{NAME}_{label}"),
-                resume=options.resume,
-                progress=options.progress,
             )
             simulations.append(sim.squeeze("ridge", drop=True))
             both = np.union1d(n, fine)

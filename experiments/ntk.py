@@ -32,7 +32,7 @@ from jaxtyping import Array, ArrayLike, Float
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, checkpoint, save_both
+from experiments._experiment import Experiment, Options, run_simulation, save_both
 from theorytk import fit, plot, sweep
 from theorytk.kernels import apply_mlp, empirical_ntk, get_activation, init_mlp, mlp_kernels
 
@@ -180,16 +180,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         depth=sweep.static(depths.tolist()),
         seed=range(options.seeds),
     )
-    ds = sweep.run(
-        simulate,
-        grid,
-        key=jax.random.key(0),
-        config=config,
-        chunk_size=options.chunk_size,
-        store=checkpoint(options.out, NAME),
-        resume=options.resume,
-        progress=options.progress,
-    )
+    ds = run_simulation(simulate, grid, options, NAME, config=config)
     mean = sweep.seed_mean(ds)
     depth = _fit_depth(depths)
     fits = {var: width_exponent(mean, var, depth) for var in ("ntk_deviation", "ntk_change")}

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, checkpoint, save_both
+from experiments._experiment import Experiment, Options, run_simulation, save_both
 from theorytk import fit, perceptron, plot, sweep
 
 NAME = "perceptron"
@@ -74,26 +74,25 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     sizes = np.unique(np.round(axes["P"]))
     if sizes.min() < BATCH:
         raise ValueError(f"P must be >= B = {BATCH}, got {sizes.min():g}")
-    common = dict(key=jax.random.key(0), resume=options.resume, progress=options.progress)
     # One (chi, P, alpha T) cell per chunk: a vmapped chunk runs as long as its slowest point,
     # so grouping the seeds of one cell wastes least.
     chunk = min(options.chunk_size, options.seeds)
     grid = sweep.Grid(chi=axes["chi"], P=sizes, alpha_T=axes["alpha_T"], seed=range(options.seeds))
-    sgd = sweep.run(
+    sgd = run_simulation(
         sgd_at_unit_alpha,
         grid,
+        options,
+        NAME,
         config=sgd_config(sizes, options.quick),
         chunk_size=chunk,
-        store=checkpoint(options.out, NAME),
-        **common,
     )
-    gd = sweep.run(
+    gd = run_simulation(
         gradient_descent,
         sweep.Grid(chi=axes["chi"], P=sizes, seed=range(options.seeds)),
+        options,
+        f"{NAME}_gd",
         config=gd_config(sizes),
-        chunk_size=min(options.chunk_size, options.seeds),
-        store=checkpoint(options.out, f"{NAME}_gd"),
-        **common,
+        chunk_size=chunk,
     )
     mean, gd_mean = sweep.seed_mean(sgd), sweep.seed_mean(gd)
     mean["test_error_theory"].attrs["long_name"] = "test error (closed form)"

@@ -32,8 +32,8 @@ from experiments._experiment import (
     Experiment,
     Options,
     check_positive,
-    checkpoint,
     integer_sizes,
+    run_simulation,
     save_both,
     with_ratio_axis,
 )
@@ -81,15 +81,12 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     config = task(options.quick, int(feats.max()))
     with jax.enable_x64(True):  # ridges down to 1e-4 at N = n need float64 solves
         grid = {"n_features": feats.astype(float), "ridge": axes["ridge"]}
-        simulation = sweep.run(
+        simulation = run_simulation(
             regression.simulate_linear_rf,
             sweep.Grid(**grid, seed=range(options.seeds)),
-            key=jax.random.key(0),
+            options,
+            NAME,
             config=config,
-            chunk_size=options.chunk_size,
-            store=checkpoint(options.out, NAME),
-            resume=options.resume,
-            progress=options.progress,
         )
         theory, slices = theory_grids(config, feats, axes)
         more = more_is_better(config, options)

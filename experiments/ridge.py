@@ -16,8 +16,8 @@ from experiments._experiment import (
     Experiment,
     Options,
     check_positive,
-    checkpoint,
     integer_sizes,
+    run_simulation,
     save_both,
     with_ratio_axis,
 )
@@ -42,15 +42,12 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     config = task(options.quick, axes["n_over_d"])
     n = integer_sizes(axes["n_over_d"], config.d)
     with jax.enable_x64(True):  # ridge down to 1e-4 near n = d needs float64 solves
-        simulation = sweep.run(
+        simulation = run_simulation(
             regression.simulate,
             sweep.Grid(n=n.astype(float), ridge=axes["ridge"], seed=range(options.seeds)),
-            key=jax.random.key(0),
+            options,
+            NAME,
             config=config,
-            chunk_size=options.chunk_size,
-            store=checkpoint(options.out, NAME),
-            resume=options.resume,
-            progress=options.progress,
         )
         theory = sweep.run(
             regression.theory, sweep.Grid(n=n.astype(float), ridge=axes["ridge"]), config=config

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, check_positive, checkpoint, save_both
+from experiments._experiment import Experiment, Options, check_positive, run_simulation, save_both
 from experiments.perceptron import fmt, power_law
 from theorytk import fit, perceptron, plot, sweep
 
@@ -88,28 +88,27 @@ def check_axes(axes: dict[str, np.ndarray]) -> None:
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     check_axes(axes)
     sizes = np.unique(np.round(axes["P"]))
-    common = dict(key=jax.random.key(0), resume=options.resume, progress=options.progress)
     diagrams, scalings = {}, {}
     for data in DATA:
         # one T per chunk (grid order T, alpha, seed): a chunk runs as long as its slowest
         # point, and the run length varies most with T
-        diagrams[data] = sweep.run(
+        diagrams[data] = run_simulation(
             network,
             sweep.Grid(T=axes["T"], alpha=axes["alpha"], P=[P_DIAGRAM], seed=range(options.seeds)),
+            options,
+            f"{NAME}_{data}",
             config=config(data, P_DIAGRAM, 4_000 if options.quick else 12_000, options.quick),
             chunk_size=min(options.chunk_size, axes["alpha"].size * options.seeds),
-            store=checkpoint(options.out, f"{NAME}_{data}"),
-            **common,
         ).isel(P=0, drop=True)
-        scalings[data] = sweep.run(
+        scalings[data] = run_simulation(
             network,
             sweep.Grid(
                 T=axes["T_lazy"], P=sizes, alpha=axes["alpha_lazy"], seed=range(options.seeds)
             ),
+            options,
+            f"{NAME}_{data}_lazy",
             config=config(data, int(sizes.max()), lazy_budget(axes), options.quick),
             chunk_size=min(options.chunk_size, sizes.size * options.seeds),
-            store=checkpoint(options.out, f"{NAME}_{data}_lazy"),
-            **common,
         ).isel(alpha=0, drop=True)
     means = {data: sweep.seed_mean(ds) for data, ds in diagrams.items()}
     lazy_means = {data: sweep.seed_mean(ds) for data, ds in scalings.items()}
