@@ -1,6 +1,7 @@
 """Analytic NNGP/NTK of fully connected networks (`mlp_kernels`, activations' kernel maps)."""
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -9,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -102,6 +103,8 @@ def test_duplicate_inputs_get_the_exact_rho_one_kernel(name):
 
 
 @given(x=inputs(), sigma_w=floats(0.1, 3.0), sigma_b=floats(0.0, 2.0))
+# distinct rows of small integers: they once hashed alike and took each other's one-point values
+@example(x=np.array([[0.0, 0.0, -2.0]] + [[-2.0, -2.0, -2.0]] * 5), sigma_w=1.0, sigma_b=0.0)
 @settings(max_examples=20, deadline=None)
 def test_depth_one_relu_and_erf_match_hand_derived_formulas(x, sigma_w, sigma_b):
     # One hidden layer: Sigma = sigma_w^2 x.x'/d + sigma_b^2 and, by hand (Cho & Saul 2009;
@@ -134,6 +137,19 @@ def test_depth_one_relu_and_erf_match_hand_derived_formulas(x, sigma_w, sigma_b)
             scale = np.max(np.abs(want))
             err = np.abs(np.asarray(value) - want)
             assert np.all(err <= np.where(parallel, 1e-7, 1e-12) * scale), (name, err.max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_distinct_rows_with_few_significant_bits_hash_apart(dtype):
+    # Identical inputs (x = x') are found by a hash of the rows' bits and take exact one-point
+    # values, so two distinct rows that hash alike get a wrong kernel entry. Rows of small
+    # integers and halves have float words that are zero but for a few high bits: all
+    # 7^4 = 2401 such rows in d = 4 must get distinct hashes (a plain weighted sum of the
+    # words gave 368 distinct hashes here).
+    values = [-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0]
+    rows = np.array(list(itertools.product(values, repeat=4)), dtype)
+    hashes = np.asarray(_mlp._row_hash(jnp.asarray(rows)))
+    assert len({tuple(h) for h in hashes}) == len(rows)
 
 
 @st.composite

@@ -192,17 +192,34 @@ def _points(net: _Network, x: Array) -> _Points:
 def _row_hash(x: Array) -> Array:
     """Two 32-bit hashes of each row's bits (signed zeros unified): equal rows, equal hashes.
 
-    Integer arithmetic is exact, so the hash does not depend on how a row is reduced; two
-    distinct rows collide with probability ~2^-64.
+    Each 32-bit word of a row is salted by its position and mixed by MurmurHash3's finaliser
+    (a bijection in which every input bit flips each output bit with probability ~1/2), and
+    the mixed words are summed. Mixing before summing matters: a plain weighted sum of the
+    words sees only their low bits once multiplied, and inputs such as small integers (whose
+    float words are zero but for a few high bits) would collide. Integer arithmetic is exact,
+    so the hash does not depend on how a row is reduced; two distinct rows collide with
+    probability ~2^-64.
     """
     unsigned = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint32}[x.dtype.itemsize]
     bits = jax.lax.bitcast_convert_type(jnp.where(x == 0, jnp.zeros_like(x), x), unsigned)
     bits = bits.reshape(x.shape[0], -1).astype(jnp.uint32)
-    mult = np.random.default_rng(0).integers(1, 2**32, (2, bits.shape[1]), np.uint64) | 1
+    salts = np.random.default_rng(0).integers(0, 2**32, (2, bits.shape[1]), np.uint64)
     return jnp.stack(
-        [jnp.sum(bits * jnp.asarray(m, jnp.uint32), axis=1, dtype=jnp.uint32) for m in mult],
+        [
+            jnp.sum(_mix32(bits ^ jnp.asarray(salt, jnp.uint32)), axis=1, dtype=jnp.uint32)
+            for salt in salts
+        ],
         axis=1,
     )
+
+
+def _mix32(h: Array) -> Array:
+    """MurmurHash3's 32-bit finaliser (fmix32), elementwise on uint32."""
+    h = h ^ (h >> 16)
+    h = h * jnp.uint32(0x85EBCA6B)
+    h = h ^ (h >> 13)
+    h = h * jnp.uint32(0xC2B2AE35)
+    return h ^ (h >> 16)
 
 
 def _tile(net: _Network, p1: _Points, p2: _Points) -> MLPKernels:
