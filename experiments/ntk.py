@@ -34,6 +34,7 @@ from matplotlib.figure import Figure
 
 from experiments._experiment import Experiment, Options, run_simulation, save_both
 from theorytk import fit, plot, sweep
+from theorytk._validation import check_integer
 from theorytk.kernels import apply_mlp, empirical_ntk, get_activation, init_mlp, mlp_kernels
 
 NAME = "ntk"
@@ -76,9 +77,7 @@ class NTKTask(eqx.Module):
 
     def __check_init__(self) -> None:
         for name in ("n", "d", "steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_integer(name, getattr(self, name))
         if not 0.0 < self.lr_fraction < 1.0:
             raise ValueError(f"lr_fraction must be in (0, 1), got {self.lr_fraction!r}")
         get_activation(self.activation)  # ValueError naming the allowed activations

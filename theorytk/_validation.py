@@ -19,6 +19,12 @@ def is_concrete(value: Any) -> bool:
     return not isinstance(value, jax.core.Tracer)
 
 
+def check_integer(label: str, value: Any, least: int = 1) -> None:
+    """ValueError unless `value` is a Python or NumPy integer (not a bool) >= `least`."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+        raise ValueError(f"{label} must be an integer >= {least}, got {value!r}")
+
+
 def check_scalar(label: str, value: Any, allowed: str, ok: Callable[[np.ndarray], bool]) -> None:
     """ValueError unless a concrete `value` is a finite real scalar with `ok(value)`.
 

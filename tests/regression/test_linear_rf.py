@@ -80,7 +80,7 @@ def test_traced_feature_count_gives_the_concrete_result_and_more_features_fit_be
 
 
 def test_bad_config_raises_value_error():
-    with pytest.raises(ValueError, match="n_features_max must be a positive integer"):
+    with pytest.raises(ValueError, match="n_features_max must be an integer >= 1"):
         LinearRFConfig(d=10, n=5, n_features_max=0)
     with pytest.raises(ValueError, match="noise must be a finite scalar >= 0"):
         LinearRFConfig(d=10, n=5, n_features_max=3, noise=-1.0)

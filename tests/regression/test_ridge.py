@@ -343,8 +343,8 @@ def test_bad_params_raise_value_error(fn, params, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"d": 0}, "d must be a positive integer"),
-        ({"n_max": 2.5}, "n_max must be a positive integer"),
+        ({"d": 0}, "d must be an integer >= 1"),
+        ({"n_max": 2.5}, "n_max must be an integer >= 1"),
         ({"spectrum": "gaussian"}, "spectrum must be one of"),
         ({"target": "sparse"}, "target must be one of"),
         ({"eigen_decay": np.inf}, "eigen_decay must be a finite number"),

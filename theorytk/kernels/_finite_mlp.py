@@ -10,6 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from theorytk._validation import check_integer
+
 from ._activations import Activation, get_activation
 
 MLPParams = list[tuple[Float[Array, "fan_in fan_out"], Float[Array, " fan_out"]]]
@@ -34,8 +36,7 @@ def init_mlp(
         `[(W_1, b_1), ..., (W_{depth+1}, b_{depth+1})]`, W_l of shape (fan_in, fan_out).
     """
     for name, value in (("d", d), ("width", width), ("depth", depth)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_integer(name, value)
     sizes = [d] + [width] * depth + [1]
     shapes = [s for a, b in zip(sizes[:-1], sizes[1:], strict=True) for s in ((a, b), (b,))]
     draw = jax.random.normal(key, (sum(math.prod(s) for s in shapes),), dtype)

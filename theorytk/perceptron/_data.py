@@ -6,21 +6,14 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from theorytk._validation import check_scalar
+from theorytk._validation import check_integer, check_scalar
 
 
 def check_chi(chi: Any) -> None:
     """ValueError unless a concrete chi is a finite number > -1 (|x_1|^chi is integrable)."""
     check_scalar("chi", chi, "> -1", lambda c: c > -1)
-
-
-def check_size(label: str, value: Any) -> None:
-    """ValueError unless `value` is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{label} must be an integer >= 1, got {value!r}")
 
 
 def chi_data(
@@ -48,8 +41,8 @@ def chi_data(
     Returns:
         `(x, y)`: `Float[Array, "n d"]` points and `Float[Array, "n"]` labels +-1.
     """
-    check_size("d", d)
-    check_size("n", n)
+    check_integer("d", d)
+    check_integer("n", n)
     check_chi(chi)
     return chi_rows(key, d, n, chi, dtype)
 

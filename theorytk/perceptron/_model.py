@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from theorytk._validation import is_concrete
+from theorytk._validation import check_integer, is_concrete
 
-from ._data import check_chi, check_size, chi_rows
+from ._data import check_chi, chi_rows
 from ._theory import closed_form_test_error
 from ._training import (
     TrainResult,
@@ -52,9 +52,9 @@ class PerceptronConfig(eqx.Module):
 
     def __check_init__(self) -> None:
         for name in ("d", "P", "budget", "P_test", "segment"):
-            check_size(name, getattr(self, name))
+            check_integer(name, getattr(self, name))
         if self.B is not None:
-            check_size("B", self.B)
+            check_integer("B", self.B)
             check_batch(self.B, self.P)
         check_chi(self.chi)
 

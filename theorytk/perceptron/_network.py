@@ -19,12 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PyTree
 
-from theorytk._validation import is_concrete
+from theorytk._validation import check_integer, is_concrete
 from theorytk.datasets import digits
 from theorytk.kernels import empirical_ntk
 from theorytk.sweep import Status
 
-from ._data import check_chi, check_size, chi_rows
+from ._data import check_chi, chi_rows
 from ._training import (
     TrainResult,
     batch_indices,
@@ -100,9 +100,9 @@ class NetworkConfig(eqx.Module):
 
     def __check_init__(self) -> None:
         for name in ("h", "L", "P", "budget", "P_test", "n_ntk", "check_every", "segment"):
-            check_size(name, getattr(self, name))
+            check_integer(name, getattr(self, name))
         if self.B is not None:
-            check_size("B", self.B)
+            check_integer("B", self.B)
             check_batch(self.B, self.P)
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
@@ -111,7 +111,7 @@ class NetworkConfig(eqx.Module):
         if self.data == "chi":
             if self.d is None:
                 raise ValueError("data='chi' needs the input dimension d (an integer >= 1)")
-            check_size("d", self.d)
+            check_integer("d", self.d)
             check_chi(self.chi)
         else:
             if self.d not in (None, DIGITS_D):
@@ -144,7 +144,7 @@ def init_network(key: Array, *, d: int, h: int, L: int, dtype: Any = float) -> P
         `{"hidden": [W_1 (d, h), W_2 (h, h), ..., W_L (h, h)], "readout": w (h,)}`.
     """
     for name, value in (("d", d), ("h", h), ("L", L)):
-        check_size(name, value)
+        check_integer(name, value)
     keys = jax.random.split(key, L + 1)
     fan_in = [d] + [h] * (L - 1)
     hidden = [jax.random.normal(k, (n, h), dtype) for k, n in zip(keys[:L], fan_in, strict=True)]

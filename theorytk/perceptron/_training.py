@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from theorytk._validation import check_scalar, is_concrete
+from theorytk._validation import check_integer, check_scalar, is_concrete
 from theorytk.sweep import Status
 
 State = TypeVar("State")
@@ -79,9 +79,8 @@ def run_until_stopped(
         `TrainResult(state, steps, stopped)`; `.status` is `Status.BUDGET` when the budget ran
         out before the rule held.
     """
-    for name, value, least in (("budget", budget, 0), ("segment", segment, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
-            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    check_integer("budget", budget, least=0)
+    check_integer("segment", segment)
     budget, segment = int(budget), int(segment)
 
     def running(carry: tuple[State, Array, Array]) -> Array:

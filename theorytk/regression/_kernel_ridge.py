@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validation import check_scalar
+from .._validation import check_integer, check_scalar
 from ._eigenframework import krr_risk
 from ._pool import (
     DataPool,
@@ -64,9 +64,8 @@ def gaussian_pool(key: Array, *, size: int, d: int, target: Callable[[Array], Ar
         d: input dimension >= 1.
         target: f*, mapping inputs (M, d) to targets (M,) (noiseless).
     """
-    for name, value in (("size", size), ("d", d)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_integer("size", size)
+    check_integer("d", d)
     x = jax.random.normal(key, (size, d))
     return DataPool(x, target(x))
 
@@ -106,8 +105,7 @@ def check_pool_config(pool: object, n_max: object, holdout: object, noise: objec
     """ValueError for a bad pool, n_max, holdout flag or noise of a pool config."""
     if not isinstance(pool, DataPool):
         raise ValueError(f"pool must be a DataPool, got {type(pool).__name__}")
-    if isinstance(n_max, bool) or not isinstance(n_max, int | np.integer) or n_max < 1:
-        raise ValueError(f"n_max must be a positive integer, got {n_max!r}")
+    check_integer("n_max", n_max)
     if not isinstance(holdout, bool):
         raise ValueError(f"holdout must be True or False, got {holdout!r}")
     if holdout and n_max >= pool.size:

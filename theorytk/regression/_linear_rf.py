@@ -7,11 +7,10 @@ from collections.abc import Mapping
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.scipy.linalg import cho_factor, cho_solve
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validation import check_scalar
+from .._validation import check_integer, check_scalar
 from ._random_features import rf_risk
 
 
@@ -43,9 +42,7 @@ class LinearRFConfig(eqx.Module):
 
     def __check_init__(self) -> None:
         for name in ("d", "n", "n_features_max"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_integer(name, getattr(self, name))
         check_scalar("noise", self.noise, ">= 0", lambda x: x >= 0)
 
     def eigenvalues(self) -> Float[Array, " d"]:

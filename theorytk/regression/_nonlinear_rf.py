@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from .._validation import check_integer
 from ..kernels import ACTIVATION_NAMES, get_activation, mlp_kernels
 from ._kernel_ridge import check_pool_config, read_ridge, read_size
 from ._pool import DataPool, cached_eigensystem, draw_training_set, masked_ridge_solve, pool_metrics
@@ -99,9 +99,7 @@ class NonlinearRFConfig(eqx.Module):
     def __check_init__(self) -> None:
         check_pool_config(self.pool, self.n_max, self.holdout, self.noise)
         rf_limit_kernel(self.activation)
-        value = self.n_features_max
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"n_features_max must be a positive integer, got {value!r}")
+        check_integer("n_features_max", self.n_features_max)
 
 
 def simulate_nonlinear_rf(

@@ -12,7 +12,7 @@ import numpy as np
 from jax.scipy.linalg import cho_factor, cho_solve
 from jaxtyping import Array, ArrayLike, Float
 
-from .._validation import check_scalar
+from .._validation import check_integer, check_scalar
 from ._eigenframework import krr_risk
 
 _SPECTRA = ("isotropic", "power_law")
@@ -55,9 +55,7 @@ class RidgeConfig(eqx.Module):
 
     def __check_init__(self) -> None:
         for name in ("d", "n_max"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            check_integer(name, getattr(self, name))
         if self.spectrum not in _SPECTRA:
             raise ValueError(f"spectrum must be one of {_SPECTRA}, got {self.spectrum!r}")
         if self.target not in _TARGETS:

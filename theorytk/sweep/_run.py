@@ -14,6 +14,8 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from theorytk._validation import check_integer
+
 from ._execute import compile_chunk, padded_length, point_mesh
 from ._function import MetricSpec, SweptFunction, canonical_dtype, inspect_function, wrap_function
 from ._grid import Grid
@@ -103,12 +105,7 @@ def run(
 
 
 def _check_options(chunk_size: Any, store: Any, resume: bool) -> None:
-    if (
-        not isinstance(chunk_size, (int, np.integer))
-        or isinstance(chunk_size, bool)
-        or chunk_size < 1
-    ):
-        raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+    check_integer("chunk_size", chunk_size)
     if resume and store is None:
         raise ValueError("resume=True needs store= (the .zarr path of the interrupted sweep)")
     if store is not None and Path(store).suffix != ".zarr":
