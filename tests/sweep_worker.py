@@ -1,7 +1,9 @@
 """A sweep run in a separate process: several forced CPU devices, or one of several hosts.
 
-python tests/sweep_worker.py OUT.nc --devices 4
+python tests/sweep_worker.py OUT.nc --devices 4 [--loop]
 python tests/sweep_worker.py OUT.nc --process-id 0 --num-processes 2 --port 12345
+
+--loop sweeps the refillable random walk `walk` in refilled lanes instead of `noisy_response`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,55 @@ def worker_grid():
     )
 
 
+THRESHOLD = 3.0
+WALK_LANES = 3
+
+
+def walk_loop(budget: int):
+    """A random walk x_{n+1} = x_n + drift + N(0, 1) from x_0 = start until x >= THRESHOLD.
+
+    Its increments come from fold_in(key, n), so a walk's path does not depend on the lane or
+    the batch it runs in. Run lengths range from 0 (start >= THRESHOLD) to the budget.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    from theorytk import sweep
+
+    def init(params, key):
+        start = jnp.asarray(params["start"])
+        return (params["drift"], key), start
+
+    def step(data, x, n):
+        drift, key = data
+        return x + drift + jax.random.normal(jax.random.fold_in(key, n), (), x.dtype)
+
+    def stopped(data, x):
+        return x >= THRESHOLD
+
+    def finish(data, result):
+        return {"end": result.state, "steps": result.steps, "status": result.status}
+
+    return sweep.Loop(init, step, stopped, finish, budget=budget, segment=4)
+
+
+def walk_grid():
+    from theorytk import sweep
+
+    return sweep.Grid(drift=[-0.2, 0.0, 0.1, 0.5, 2.0], start=[-3.0, 0.0, 2.5, 3.5], seed=range(3))
+
+
+def make_walk():
+    from theorytk import sweep
+
+    @sweep.refillable(lambda config: walk_loop(config))
+    def walk(params, key, *, config):
+        """The walk of `walk_loop(config)` (config: the step budget)."""
+        return sweep.run_loop(walk_loop(config), params, key)
+
+    return walk
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
@@ -39,6 +90,7 @@ def main() -> None:
     parser.add_argument("--process-id", type=int)
     parser.add_argument("--num-processes", type=int)
     parser.add_argument("--port", type=int)
+    parser.add_argument("--loop", action="store_true")
     args = parser.parse_args()
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.devices}"
     import jax
@@ -53,9 +105,20 @@ def main() -> None:
         )
     from theorytk import sweep
 
-    ds = sweep.run(
-        noisy_response, worker_grid(), key=jax.random.key(7), chunk_size=11, progress=False
-    )
+    if args.loop:
+        ds = sweep.run(
+            make_walk(),
+            walk_grid(),
+            key=jax.random.key(7),
+            config=40,
+            chunk_size=11,
+            lanes=WALK_LANES,
+            progress=False,
+        )
+    else:
+        ds = sweep.run(
+            noisy_response, worker_grid(), key=jax.random.key(7), chunk_size=11, progress=False
+        )
     ds.attrs["n_devices"] = len(jax.devices())
     ds.attrs["n_local_devices"] = len(jax.local_devices())
     ds.attrs["process_count"] = jax.process_count()

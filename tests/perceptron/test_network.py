@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from theorytk import sweep
 from theorytk.perceptron import (
     NetworkConfig,
     init_network,
@@ -193,3 +194,16 @@ def test_bad_params_are_value_errors(params, message):
 def test_init_network_rejects_non_positive_sizes():
     with pytest.raises(ValueError, match="L must be an integer >= 1"):
         init_network(jax.random.key(0), d=4, h=4, L=0)
+
+
+def test_the_sweep_in_refilled_lanes_gives_the_vmapped_result():
+    # 6 points from a few checks to the 2048-step budget, run by sweep.run in 2 refilled lanes
+    # and by the plain vmap (point i has key fold_in(key(0), i) in both): equal to rounding.
+    grid = sweep.Grid(alpha=[0.1, 1.0, 1e3], T=[1e-4, 1e-2])
+    ds = sweep.run(simulate_network, grid, key=jax.random.key(0), config=SHORT, lanes=2)
+    alpha, T = np.meshgrid(grid.axes[0].values, grid.axes[1].values, indexing="ij")
+    plain = run(SHORT, alpha=alpha.ravel(), T=T.ravel(), seed=np.arange(6))
+    steps = ds["steps"].values.ravel()
+    assert steps.min() < 512 and steps.max() == SHORT.budget, steps
+    for name, value in plain.items():
+        np.testing.assert_allclose(ds[name].values.ravel(), value, rtol=1e-12, err_msg=name)

@@ -5,10 +5,11 @@ All runs go through the session's compiled SGD runner (conftest.py): d = 16, B =
 """
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from theorytk import fit
+from theorytk import fit, sweep
 from theorytk.perceptron import PerceptronConfig, simulate
 from theorytk.sweep import Status
 
@@ -226,3 +227,27 @@ def test_bad_parameters_are_rejected(params, match):
     config = PerceptronConfig(d=4, P=32, B=4)
     with pytest.raises(ValueError, match=match):
         simulate(params, jax.random.key(0), config=config)
+
+
+def test_the_sweep_in_refilled_lanes_gives_the_vmapped_result():
+    # 24 points from a few steps to the 3000-step budget, run by sweep.run in 5 refilled lanes
+    # (chunks of 16) and by one plain vmap: the same arithmetic per point, equal to rounding.
+    config = PerceptronConfig(d=16, P=64, B=8, budget=3000, P_test=256, segment=64)
+    grid = sweep.Grid(alpha=[0.1, 1.0, 10.0], T=[1e-3, 0.1, 3.0, 300.0], seed=range(2))
+    key = jax.random.key(3)
+    ds = sweep.run(simulate, grid, key=key, config=config, chunk_size=16, lanes=5)
+    alpha, T, _ = np.meshgrid(*(a.values for a in grid.axes), indexing="ij")
+    index = jnp.arange(grid.size, dtype=jnp.uint32)
+    plain = jax.jit(
+        jax.vmap(
+            lambda a, t, i: simulate(
+                {"alpha": a, "T": t}, jax.random.fold_in(key, i), config=config
+            )
+        )
+    )(alpha.ravel(), T.ravel(), index)
+    steps = ds["steps"].values.ravel()
+    assert steps.min() < 100 and steps.max() == 3000, steps
+    for name, value in plain.items():
+        np.testing.assert_allclose(
+            ds[name].values.ravel(), np.asarray(value), rtol=1e-12, err_msg=name
+        )

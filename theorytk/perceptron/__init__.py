@@ -1,7 +1,7 @@
 """The perceptron and fully connected networks on chi-data (and the digits) under SGD
 noise: the (alpha, T) phase diagrams of Sclocchi, Geiger & Wyart (ICML 2023), the
-perceptron's closed-form test error and predicted exponents, and the segmented training
-driver shared by every model trained until it fits its data.
+perceptron's closed-form test error and predicted exponents. Both models are `sweep.Loop`s
+(`sgd_loop`, `network_loop`), so `sweep.run` runs their points in refilled lanes.
 
     import jax
     from theorytk import perceptron
@@ -12,23 +12,23 @@ driver shared by every model trained until it fits its data.
 """
 
 from ._data import chi_data
-from ._model import PerceptronConfig, simulate
+from ._model import PerceptronConfig, sgd_loop, simulate
 from ._network import (
     NetworkConfig,
     NetworkRun,
     init_network,
     network_apply,
+    network_loop,
     train_network,
 )
 from ._network import simulate as simulate_network
 from ._theory import closed_form_test_error, gradient_flow_temperature, predicted_exponents
-from ._training import TrainResult, batch_indices, margin_hinge_loss, run_until_stopped
+from ._training import batch_indices, margin_hinge_loss
 
 __all__ = [
     "NetworkConfig",
     "NetworkRun",
     "PerceptronConfig",
-    "TrainResult",
     "batch_indices",
     "chi_data",
     "closed_form_test_error",
@@ -36,8 +36,9 @@ __all__ = [
     "init_network",
     "margin_hinge_loss",
     "network_apply",
+    "network_loop",
     "predicted_exponents",
-    "run_until_stopped",
+    "sgd_loop",
     "simulate",
     "simulate_network",
     "train_network",

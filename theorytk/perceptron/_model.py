@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -10,18 +11,12 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from theorytk._validation import check_integer, is_concrete
+from theorytk._validation import check_integer
+from theorytk.sweep import Loop, LoopResult, refillable, run_loop
 
 from ._data import check_chi, chi_rows
 from ._theory import closed_form_test_error
-from ._training import (
-    TrainResult,
-    batch_indices,
-    check_batch,
-    margin_hinge_loss,
-    read_sgd_params,
-    run_until_stopped,
-)
+from ._training import batch_indices, check_batch, margin_hinge_loss, read_sgd_params
 
 
 class PerceptronConfig(eqx.Module):
@@ -59,12 +54,106 @@ class PerceptronConfig(eqx.Module):
         check_chi(self.chi)
 
 
+class _Task(NamedTuple):
+    """What the steps read and never change (the loop's data)."""
+
+    x: Float[Array, "P d"]  # training rows (rows >= P masked)
+    y: Float[Array, " P"]
+    real: Bool[Array, " P"]  # the first P rows
+    n_train: Int[ArrayLike, ""]  # P
+    alpha: Float[Array, ""]
+    eta: Float[Array, ""]
+    chi: Float[Array, ""]
+    valid: Bool[Array, ""]  # parameters in range (else no step is taken)
+    x_test: Float[Array, "P_test d"]
+    y_test: Float[Array, " P_test"]
+    key: Array  # of the batches
+
+    def margins(self, outputs: Float[Array, " P"]) -> Float[Array, " P"]:
+        """alpha y F on the real rows, +inf on the masked ones."""
+        return jnp.where(self.real, self.alpha * self.y * outputs, jnp.inf)
+
+
 class _State(NamedTuple):
     dw: Float[Array, " d"]  # w - w_0
     outputs: Float[Array, " P"]  # F = dw . x / sqrt(d) on the training points
     last_unfit: Int[Array, " P"]  # last step count at which each point had margin < 1
+    fitted: Bool[Array, ""]  # every real row has alpha y F >= 1
 
 
+def sgd_loop(config: PerceptronConfig) -> Loop:
+    """`simulate`'s SGD run as a `sweep.Loop`: init (data), SGD step, fitted, measurements."""
+    scale = math.sqrt(config.d)
+    loss_slope = jax.vmap(jax.grad(margin_hinge_loss), in_axes=(0, 0, None))
+
+    def init(params: Mapping[str, ArrayLike], key: Array) -> tuple[_Task, _State]:
+        alpha, eta, n_train, n_rows = read_sgd_params(params, P=config.P, B=config.B)
+        chi = params.get("chi", config.chi)
+        check_chi(chi)
+        dtype = jnp.result_type(float, alpha, eta, chi)
+        alpha, eta, chi = (jnp.asarray(v, dtype) for v in (alpha, eta, chi))
+        n_train = jnp.ceil(jnp.asarray(n_train)).astype(jnp.int32)  # pad and mask: n_rows rows
+        batch_size = n_train if config.B is None else config.B
+        valid = (alpha > 0) & (eta > 0) & (chi > -1) & (batch_size <= n_train)
+        valid = valid & (n_train <= n_rows)
+        key_data, key_batch = jax.random.split(key)
+        # training rows first (nested in P, the same for any P_test), then the test rows
+        rows = chi_rows(key_data, config.d, n_rows + config.P_test, chi, dtype)
+        (x, x_test), (y, y_test) = (jnp.split(a, [n_rows]) for a in rows)
+        real = jnp.arange(n_rows) < n_train
+        task = _Task(x, y, real, n_train, alpha, eta, chi, valid, x_test, y_test, key_batch)
+        start = _State(
+            jnp.zeros(config.d, dtype),
+            jnp.zeros(n_rows, dtype),
+            jnp.where(real, 0, -1).astype(jnp.int32),
+            ~jnp.any(real),
+        )
+        return task, start
+
+    def step(task: _Task, state: _State, n: Array) -> _State:
+        # grad_w mean_batch loss = sum_b weight_b dloss/dF(F_b) x_b / sqrt(d), with the
+        # outputs F of the current dw cached in the state (one pass over the data per step)
+        if config.B is None:
+            xb, yb, fb, weight = task.x, task.y, state.outputs, task.real / task.n_train
+        else:
+            batch = batch_indices(jax.random.fold_in(task.key, n), task.n_train, config.B)
+            xb, yb, fb = task.x[batch], task.y[batch], state.outputs[batch]
+            weight = jnp.asarray(1 / config.B, task.x.dtype)
+        grad = (weight * loss_slope(fb, yb, task.alpha)) @ xb / scale
+        dw = state.dw - task.eta * grad
+        outputs = task.x @ dw / scale
+        unfit = task.margins(outputs) < 1
+        last_unfit = jnp.where(unfit, n + 1, state.last_unfit)
+        return _State(dw, outputs, last_unfit, ~jnp.any(unfit))
+
+    def stopped(task: _Task, state: _State) -> Array:
+        return state.fitted | ~task.valid
+
+    def finish(task: _Task, run: LoopResult) -> dict[str, Array]:
+        dw = run.state.dw
+        dw1, dw_perp = dw[0], jnp.linalg.norm(dw[1:])
+        last_unfit = run.state.last_unfit
+        metrics = {
+            "test_error": jnp.mean(task.y_test * (task.x_test @ dw) <= 0),
+            "test_error_theory": closed_form_test_error(dw1, dw_perp, task.chi),
+            "dw1": dw1,
+            "dw_perp": dw_perp,
+            "dw_norm": jnp.linalg.norm(dw),
+            "steps": run.steps,
+            "train_time": task.eta * run.steps,
+            **_unfitted_along_training(jnp.abs(task.x[:, 0]), last_unfit, run.steps),
+            "unfitted": jnp.sum(task.margins(run.state.outputs) < 1, dtype=jnp.int32),
+        }
+        metrics = {
+            k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(task.valid, v, jnp.nan)
+            for k, v in metrics.items()
+        }
+        return {**metrics, "status": run.status}
+
+    return Loop(init, step, stopped, finish, budget=config.budget, segment=config.segment)
+
+
+@refillable(sgd_loop)
 def simulate(
     params: Mapping[str, ArrayLike], key: Array, *, config: PerceptronConfig
 ) -> dict[str, Array]:
@@ -107,85 +196,7 @@ def simulate(
         points with alpha y F < 1 at the end: 0 unless the budget ran out), and `status`
         (`Status.OK` or `Status.BUDGET`).
     """
-    alpha, eta, n_train, n_rows = read_sgd_params(params, P=config.P, B=config.B)
-    chi = params.get("chi", config.chi)
-    check_chi(chi)
-    dtype = jnp.result_type(float, alpha, eta, chi)
-    alpha, eta, chi = (jnp.asarray(v, dtype) for v in (alpha, eta, chi))
-    if not is_concrete(n_train):  # pad and mask: n_rows = config.P rows, the first P real
-        n_train = jnp.ceil(n_train).astype(jnp.int32)
-    batch_size = n_train if config.B is None else config.B
-    valid = (alpha > 0) & (eta > 0) & (chi > -1) & (batch_size <= n_train) & (n_train <= n_rows)
-    key_data, key_batch = jax.random.split(key)
-    # training rows first (nested in P, the same for any P_test), then the test rows
-    rows = chi_rows(key_data, config.d, n_rows + config.P_test, chi, dtype)
-    (x, x_test), (y, y_test) = (jnp.split(a, [n_rows]) for a in rows)
-    task = _Task(x, y, jnp.arange(n_rows) < n_train, n_train, alpha, eta, valid)
-    run = _train(task, key_batch, config)
-    dw = run.state.dw
-    dw1, dw_perp = dw[0], jnp.linalg.norm(dw[1:])
-    metrics = {
-        "test_error": jnp.mean(y_test * (x_test @ dw) <= 0),
-        "test_error_theory": closed_form_test_error(dw1, dw_perp, chi),
-        "dw1": dw1,
-        "dw_perp": dw_perp,
-        "dw_norm": jnp.linalg.norm(dw),
-        "steps": run.steps,
-        "train_time": eta * run.steps,
-        **_unfitted_along_training(jnp.abs(x[:, 0]), run.state.last_unfit, run.steps),
-        "unfitted": jnp.sum(task.margins(run.state.outputs) < 1, dtype=jnp.int32),
-    }
-    metrics = {
-        k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(valid, v, jnp.nan)
-        for k, v in metrics.items()
-    }
-    return {**metrics, "status": run.status}
-
-
-class _Task(NamedTuple):
-    x: Float[Array, "P d"]  # training rows (rows >= P masked)
-    y: Float[Array, " P"]
-    real: Bool[Array, " P"]  # the first P rows
-    n_train: Int[ArrayLike, ""]  # P
-    alpha: Float[Array, ""]
-    eta: Float[Array, ""]
-    valid: Bool[Array, ""]  # parameters in range (else no step is taken)
-
-    def margins(self, outputs: Float[Array, " P"]) -> Float[Array, " P"]:
-        """alpha y F on the real rows, +inf on the masked ones."""
-        return jnp.where(self.real, self.alpha * self.y * outputs, jnp.inf)
-
-
-def _train(task: _Task, key: Array, config: PerceptronConfig) -> TrainResult:
-    """SGD (or full-batch GD) from dw = 0 until every real row has alpha y F >= 1."""
-    x, y = task.x, task.y
-    scale = jnp.sqrt(jnp.asarray(config.d, x.dtype))
-    loss_slope = jax.vmap(jax.grad(margin_hinge_loss), in_axes=(0, 0, None))
-
-    def step(state: _State, n: Array) -> _State:
-        # grad_w mean_batch loss = sum_b weight_b dloss/dF(F_b) x_b / sqrt(d), with the
-        # outputs F of the current dw cached in the state (one pass over the data per step)
-        if config.B is None:
-            xb, yb, fb, weight = x, y, state.outputs, task.real / task.n_train
-        else:
-            batch = batch_indices(jax.random.fold_in(key, n), task.n_train, config.B)
-            xb, yb, fb = x[batch], y[batch], state.outputs[batch]
-            weight = jnp.asarray(1 / config.B, x.dtype)
-        grad = (weight * loss_slope(fb, yb, task.alpha)) @ xb / scale
-        dw = state.dw - task.eta * grad
-        outputs = x @ dw / scale
-        last_unfit = jnp.where(task.margins(outputs) < 1, n + 1, state.last_unfit)
-        return _State(dw, outputs, last_unfit)
-
-    def fitted(state: _State) -> Array:
-        return jnp.all(task.margins(state.outputs) >= 1) | ~task.valid
-
-    start = _State(
-        jnp.zeros(config.d, x.dtype),
-        jnp.zeros(x.shape[0], x.dtype),
-        jnp.where(task.real, 0, -1).astype(jnp.int32),
-    )
-    return run_until_stopped(step, fitted, start, budget=config.budget, segment=config.segment)
+    return run_loop(sgd_loop(config), params, key)
 
 
 def _unfitted_along_training(

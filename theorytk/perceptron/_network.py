@@ -2,8 +2,8 @@
 
 The networks of Sclocchi, Geiger & Wyart, "Dissecting the effects of SGD noise in distinct
 regimes of deep learning" (ICML 2023), as their code (`AntonioScl/SGD_learning_regimes`,
-`edm/architecture.py: mlp`, `edm/train.py`) defines them, trained by the segmented driver of
-`_training.py` until they fit their training set (chi-data or the digits parity task).
+`edm/architecture.py: mlp`, `edm/train.py`) defines them, trained as a `sweep.Loop`
+(`network_loop`) until they fit their training set (chi-data or the digits parity task).
 """
 
 from __future__ import annotations
@@ -22,17 +22,10 @@ from jaxtyping import Array, ArrayLike, Bool, Float, PyTree
 from theorytk._validation import check_integer, is_concrete
 from theorytk.datasets import digits
 from theorytk.kernels import empirical_ntk
-from theorytk.sweep import Status
+from theorytk.sweep import Loop, LoopResult, Status, refillable, run_loop
 
 from ._data import check_chi, chi_rows
-from ._training import (
-    TrainResult,
-    batch_indices,
-    check_batch,
-    margin_hinge_loss,
-    read_sgd_params,
-    run_until_stopped,
-)
+from ._training import batch_indices, check_batch, margin_hinge_loss, read_sgd_params
 
 ACTIVATIONS = ("gelu", "relu")
 DATA_SETS = ("chi", "digits")
@@ -187,8 +180,8 @@ class NetworkRun(NamedTuple):
         x_test, y_test: `Float[Array, "P_test d"]`, `Float[Array, "P_test"]` test points.
         alpha, eta: the scale and the step.
         valid: `Bool[Array, ""]` whether the parameters were in range (else no step taken).
-        result: the `TrainResult` of the driver: `state` = (w, F on the training rows),
-            `steps` in SGD steps (a multiple of `config.check_every`).
+        result: the `sweep.LoopResult` of the training loop: `state` = (w, F on the training
+            rows), `steps` in SGD steps (a multiple of `config.check_every`).
     """
 
     w0: PyTree
@@ -201,7 +194,24 @@ class NetworkRun(NamedTuple):
     alpha: Array
     eta: Array
     valid: Array
-    result: TrainResult
+    result: LoopResult
+
+
+class _Task(NamedTuple):
+    """What the SGD steps read and never change (the loop's data)."""
+
+    x: Float[Array, "rows d"]
+    y: Float[Array, " rows"]
+    real: Bool[Array, " rows"]
+    n_train: Array
+    x_test: Float[Array, "P_test d"]
+    y_test: Float[Array, " P_test"]
+    alpha: Float[Array, ""]
+    eta: Float[Array, ""]
+    valid: Bool[Array, ""]
+    w0: PyTree
+    out0: Float[Array, " rows"]  # f(w_0, x) on the training rows
+    key: Array  # of the batches
 
 
 def train_network(
@@ -216,9 +226,9 @@ def train_network(
     mean_batch loss, with temperature T = eta / (h B). Every `config.check_every` steps F is
     evaluated on the whole training set and training stops when every point is fitted, when
     it diverged (a non-finite F or |alpha F| > `DIVERGED_MARGIN`), or after `config.budget`
-    steps (`Status.BUDGET`). `run_until_stopped` drives it, so a point's result does not
-    depend on the points it is vmapped with. Full-batch gradient descent (`config.B=None`)
-    has temperature T = eta / (h P).
+    steps (`Status.BUDGET`). It is the `sweep.Loop` `network_loop(config)`, so a point's
+    result does not depend on the points it is vmapped with. Full-batch gradient descent
+    (`config.B=None`) has temperature T = eta / (h P).
 
     Args:
         params: "alpha" (> 0) and exactly one of "T" (> 0, eta = T h B) or "eta" (> 0);
@@ -231,51 +241,113 @@ def train_network(
     Returns:
         A `NetworkRun`.
     """
-    alpha, eta, n_train, n_rows = read_sgd_params(params, P=config.P, B=config.B, width=config.h)
-    if config.data == "digits" and is_concrete(n_train) and n_train > config.P:
-        raise ValueError(
-            f"params['P'] must be <= config.P = {config.P} for the digits, got {n_train}"
-        )
-    dtype = jnp.result_type(float, alpha, eta)
-    alpha, eta = jnp.asarray(alpha, dtype), jnp.asarray(eta, dtype)
-    if not is_concrete(n_train):
-        n_train = jnp.ceil(n_train).astype(jnp.int32)
-    batch_size = n_train if config.B is None else config.B
-    valid = (alpha > 0) & (eta > 0) & (batch_size <= n_train) & (n_train <= n_rows)
-    key_data, key_init, key_batch = jax.random.split(key, 3)
-    x, y, x_test, y_test = _data(key_data, n_rows, config, dtype)
-    real = jnp.arange(n_rows) < n_train
-    w0 = init_network(key_init, d=config.input_dim, h=config.h, L=config.L, dtype=dtype)
+    return run_loop(network_loop(config)._replace(finish=_network_run(config)), params, key)
+
+
+def network_loop(config: NetworkConfig) -> Loop:
+    """`train_network` as a `sweep.Loop` whose step is `config.check_every` SGD steps and a
+    check of the stopping rule; its `finish` measures what `simulate` returns."""
     f = functools.partial(network_apply, activation=config.activation)
-    out0 = f(w0, x)
 
-    def batch_loss(w: PyTree, xb: Array, yb: Array, ob: Array, weight: ArrayLike) -> Array:
-        return jnp.sum(weight * margin_hinge_loss(f(w, xb) - ob, yb, alpha))
+    def init(params: Mapping[str, ArrayLike], key: Array) -> tuple[_Task, tuple[PyTree, Array]]:
+        alpha, eta, n_train, n_rows = read_sgd_params(
+            params, P=config.P, B=config.B, width=config.h
+        )
+        if config.data == "digits" and is_concrete(n_train) and n_train > config.P:
+            raise ValueError(
+                f"params['P'] must be <= config.P = {config.P} for the digits, got {n_train}"
+            )
+        dtype = jnp.result_type(float, alpha, eta)
+        alpha, eta = jnp.asarray(alpha, dtype), jnp.asarray(eta, dtype)
+        n_train = jnp.ceil(jnp.asarray(n_train)).astype(jnp.int32)
+        batch_size = n_train if config.B is None else config.B
+        valid = (alpha > 0) & (eta > 0) & (batch_size <= n_train) & (n_train <= n_rows)
+        key_data, key_init, key_batch = jax.random.split(key, 3)
+        x, y, x_test, y_test = _data(key_data, n_rows, config, dtype)
+        real = jnp.arange(n_rows) < n_train
+        w0 = init_network(key_init, d=config.input_dim, h=config.h, L=config.L, dtype=dtype)
+        out0 = f(w0, x)
+        task = _Task(x, y, real, n_train, x_test, y_test, alpha, eta, valid, w0, out0, key_batch)
+        return task, (w0, jnp.zeros_like(out0))
 
-    def sgd_step(w: PyTree, n: Array) -> PyTree:
+    def sgd_step(task: _Task, w: PyTree, n: Array) -> PyTree:
+        def batch_loss(w: PyTree, xb: Array, yb: Array, ob: Array, weight: ArrayLike) -> Array:
+            return jnp.sum(weight * margin_hinge_loss(f(w, xb) - ob, yb, task.alpha))
+
         if config.B is None:  # full batch: the mean over the P real rows
-            xb, yb, ob, weight = x, y, out0, real / n_train
+            xb, yb, ob, weight = task.x, task.y, task.out0, task.real / task.n_train
         else:
-            batch = batch_indices(jax.random.fold_in(key_batch, n), n_train, config.B)
-            xb, yb, ob, weight = x[batch], y[batch], out0[batch], 1 / config.B
+            batch = batch_indices(jax.random.fold_in(task.key, n), task.n_train, config.B)
+            xb, yb, ob, weight = task.x[batch], task.y[batch], task.out0[batch], 1 / config.B
         grad = jax.grad(batch_loss)(w, xb, yb, ob, weight)
-        return jax.tree.map(lambda a, g: a - eta * g, w, grad)
+        return jax.tree.map(lambda a, g: a - task.eta * g, w, grad)
 
-    def check_step(state: tuple[PyTree, Array], m: Array) -> tuple[PyTree, Array]:
+    def check_step(task: _Task, state: tuple[PyTree, Array], m: Array) -> tuple[PyTree, Array]:
         first = m * config.check_every
-        w = jax.lax.fori_loop(0, config.check_every, lambda j, v: sgd_step(v, first + j), state[0])
-        return w, f(w, x) - out0
+        w = jax.lax.fori_loop(
+            0, config.check_every, lambda j, v: sgd_step(task, v, first + j), state[0]
+        )
+        return w, f(w, task.x) - task.out0
 
-    def fitted(state: tuple[PyTree, Array]) -> Array:
-        return jnp.all(~real | (alpha * y * state[1] >= 1)) | ~valid | _diverged(state[1], alpha)
+    def stopped(task: _Task, state: tuple[PyTree, Array]) -> Array:
+        fitted = jnp.all(~task.real | (task.alpha * task.y * state[1] >= 1))
+        return fitted | ~task.valid | _diverged(state[1], task.alpha)
 
     checks = -(-config.budget // config.check_every)
-    start = (w0, jnp.zeros_like(out0))
-    result = run_until_stopped(check_step, fitted, start, budget=checks, segment=config.segment)
-    result = result._replace(steps=result.steps * config.check_every)
-    return NetworkRun(w0, result.state[0], x, y, real, x_test, y_test, alpha, eta, valid, result)
+    return Loop(init, check_step, stopped, _measure(config), budget=checks, segment=config.segment)
 
 
+def _network_run(config: NetworkConfig) -> Callable[[_Task, LoopResult], NetworkRun]:
+    def finish(task: _Task, result: LoopResult) -> NetworkRun:
+        result = result._replace(steps=result.steps * config.check_every)
+        return NetworkRun(
+            task.w0,
+            result.state[0],
+            task.x,
+            task.y,
+            task.real,
+            task.x_test,
+            task.y_test,
+            task.alpha,
+            task.eta,
+            task.valid,
+            result,
+        )
+
+    return finish
+
+
+def _measure(config: NetworkConfig) -> Callable[[_Task, LoopResult], dict[str, Array]]:
+    """The metrics of `simulate` from a finished training loop."""
+    f = functools.partial(network_apply, activation=config.activation)
+
+    def finish(task: _Task, result: LoopResult) -> dict[str, Array]:
+        w, outputs = result.state
+        steps = result.steps * config.check_every
+        margins = jnp.where(task.real, task.alpha * task.y * outputs, jnp.inf)
+        test_output = f(w, task.x_test) - f(task.w0, task.x_test)
+        probe = task.x_test[: config.n_ntk]
+        theta0, theta = (empirical_ntk(f, v, probe) for v in (task.w0, w))
+        metrics = {
+            "test_error": jnp.mean(task.y_test * test_output <= 0, dtype=task.alpha.dtype),
+            "dw_rel": _norm(jax.tree.map(jnp.subtract, w, task.w0)) / _norm(task.w0),
+            "ntk_change": jnp.linalg.norm(theta - theta0) / jnp.linalg.norm(theta0),
+            "steps": steps,
+            "train_time": task.eta * steps,
+            "unfitted": jnp.sum(margins < 1, dtype=jnp.int32),
+        }
+        metrics = {
+            k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(task.valid, v, jnp.nan)
+            for k, v in metrics.items()
+        }
+        diverged = _diverged(outputs, task.alpha)
+        status = jnp.where(diverged, Status.DIVERGED, result.status).astype(jnp.int8)
+        return {**metrics, "status": status}
+
+    return finish
+
+
+@refillable(network_loop)
 def simulate(
     params: Mapping[str, ArrayLike], key: Array, *, config: NetworkConfig
 ) -> dict[str, Array]:
@@ -300,27 +372,7 @@ def simulate(
         `Status.DIVERGED` (a training output became non-finite or |alpha F| exceeded
         `DIVERGED_MARGIN`, 10^8 times the margin: the step is unstable; training stops there).
     """
-    run = train_network(params, key, config=config)
-    f = functools.partial(network_apply, activation=config.activation)
-    margins = jnp.where(run.real, run.alpha * run.y * run.result.state[1], jnp.inf)
-    test_output = f(run.w, run.x_test) - f(run.w0, run.x_test)
-    probe = run.x_test[: config.n_ntk]
-    theta0, theta = (empirical_ntk(f, w, probe) for w in (run.w0, run.w))
-    metrics = {
-        "test_error": jnp.mean(run.y_test * test_output <= 0, dtype=run.alpha.dtype),
-        "dw_rel": _norm(jax.tree.map(jnp.subtract, run.w, run.w0)) / _norm(run.w0),
-        "ntk_change": jnp.linalg.norm(theta - theta0) / jnp.linalg.norm(theta0),
-        "steps": run.result.steps,
-        "train_time": run.eta * run.result.steps,
-        "unfitted": jnp.sum(margins < 1, dtype=jnp.int32),
-    }
-    metrics = {
-        k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(run.valid, v, jnp.nan)
-        for k, v in metrics.items()
-    }
-    diverged = _diverged(run.result.state[1], run.alpha)
-    status = jnp.where(diverged, Status.DIVERGED, run.result.status).astype(jnp.int8)
-    return {**metrics, "status": status}
+    return run_loop(network_loop(config), params, key)
 
 
 def _diverged(outputs: Float[Array, " rows"], alpha: Float[Array, ""]) -> Bool[Array, ""]:

@@ -1,107 +1,20 @@
-"""Training until a stopping rule holds, vmap-friendly: segmented fixed-length scans.
+"""The pieces of SGD shared by the perceptron and the networks: batches drawn without
+replacement, the hinge loss with margin of the alpha trick, and the reading of (alpha, T).
 
-Shared by every model trained "until the training set is fitted or a step budget runs out"
-(the perceptron here; fully connected networks under SGD noise later): the driver knows
-nothing about the model, only a `step` function, a `stopped` predicate and a budget.
-Also the pieces of SGD that do not depend on the model: batches drawn without replacement
-and the hinge loss with margin of the alpha trick.
+Both models are `sweep.Loop`s trained until they fit their data (`theorytk.sweep.Loop`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
-from theorytk._validation import check_integer, check_scalar, is_concrete
-from theorytk.sweep import Status
-
-State = TypeVar("State")
-
-
-class TrainResult(NamedTuple):
-    """Where `run_until_stopped` ended.
-
-    Attributes:
-        state: the final state (frozen at the step where `stopped` first held).
-        steps: `Int[Array, ""]` number of steps taken.
-        stopped: `Bool[Array, ""]` whether the stopping rule held (False: budget exhausted).
-    """
-
-    state: Any
-    steps: Int[Array, ""]
-    stopped: Bool[Array, ""]
-
-    @property
-    def status(self) -> Int[Array, ""]:
-        """`Status.OK` if the rule held, `Status.BUDGET` if the step budget ran out first."""
-        return jnp.where(self.stopped, Status.OK, Status.BUDGET).astype(jnp.int8)
-
-
-def run_until_stopped(
-    step: Callable[[State, Int[Array, ""]], State],
-    stopped: Callable[[State], Bool[Array, ""]],
-    state: State,
-    *,
-    budget: int,
-    segment: int = 256,
-) -> TrainResult:
-    """Iterate `state <- step(state, n)`, n = 0, 1, ..., until `stopped(state)` or n = budget.
-
-    Equivalent to
-
-        n = 0
-        while not stopped(state) and n < budget:
-            state = step(state, n); n += 1
-
-    but written for `jax.vmap`: a `lax.while_loop` over segments, each segment a
-    fixed-length `lax.scan` of `segment` steps in which a stopped (or budget-exhausted)
-    state is frozen (its step is computed and discarded with `jnp.where`). Under `vmap` the
-    loop condition "this point is still running" becomes "some point of the batch is still
-    running", so a vmapped batch runs in segments until its last point stops, never longer
-    than one segment past it, and never `budget` steps when every point stops earlier
-    (a plain `vmap` of a fixed-length scan would always run `budget` steps). A point's result
-    does not depend on the points it is batched with, nor on `segment`, as long as `step`
-    draws its randomness from the step index `n` (e.g. `fold_in(key, n)`).
-
-    Args:
-        step: `step(state, n) -> state`, one update; `n` is the number of steps taken so far.
-        stopped: `stopped(state) -> bool scalar`, the stopping rule, checked before every step.
-        state: the initial state, any pytree of arrays.
-        budget: the step budget, an integer >= 0 (static).
-        segment: steps per scan segment, an integer >= 1 (static); a cost knob only.
-
-    Returns:
-        `TrainResult(state, steps, stopped)`; `.status` is `Status.BUDGET` when the budget ran
-        out before the rule held.
-    """
-    check_integer("budget", budget, least=0)
-    check_integer("segment", segment)
-    budget, segment = int(budget), int(segment)
-
-    def running(carry: tuple[State, Array, Array]) -> Array:
-        _, n, done = carry
-        return ~done & (n < budget)
-
-    def one_step(carry: tuple[State, Array, Array], _: None) -> tuple[Any, None]:
-        current, n, done = carry
-        active = running(carry)
-        proposed = step(current, n)
-        current = jax.tree.map(lambda new, old: jnp.where(active, new, old), proposed, current)
-        n = n + active.astype(n.dtype)
-        done = done | (active & stopped(current))
-        return (current, n, done), None
-
-    def one_segment(carry: tuple[State, Array, Array]) -> tuple[State, Array, Array]:
-        return jax.lax.scan(one_step, carry, None, length=segment)[0]
-
-    start = (state, jnp.zeros((), jnp.int32), jnp.asarray(stopped(state), bool))
-    state, steps, done = jax.lax.while_loop(running, one_segment, start)
-    return TrainResult(state, steps, done)
+from theorytk._validation import check_scalar, is_concrete
 
 
 def batch_indices(key: Array, n: Int[ArrayLike, ""], size: int) -> Int[Array, " size"]:

@@ -6,21 +6,28 @@ ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
 """
 
 from ._grid import Axis, Grid, StaticValues, geomspace, linspace, static
+from ._loop import Loop, LoopResult, refillable, run_loop, run_until_stopped
 from ._reduce import seed_mean
-from ._run import ChunkInfo, run
+from ._run import DEFAULT_LANES, ChunkInfo, run
 from ._status import Status
 from ._store import load, save
 
 __all__ = [
+    "DEFAULT_LANES",
     "Axis",
     "ChunkInfo",
     "Grid",
+    "Loop",
+    "LoopResult",
     "StaticValues",
     "Status",
     "geomspace",
     "linspace",
     "load",
+    "refillable",
     "run",
+    "run_loop",
+    "run_until_stopped",
     "save",
     "seed_mean",
     "static",

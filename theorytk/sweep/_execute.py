@@ -12,7 +12,17 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+try:
+    from jax import shard_map
+
+    _UNCHECKED = {"check_vma": False}  # models' loops carry per-device values freely
+except ImportError:  # jax < 0.7
+    from jax.experimental.shard_map import shard_map
+
+    _UNCHECKED = {"check_rep": False}
+
 from ._function import SweptFunction
+from ._lanes import run_in_lanes
 from ._status import combine_status
 
 _POINTS = "points"
@@ -37,13 +47,15 @@ def compile_chunk(
     key: Any,
     metric_names: list[str],
     mesh: Mesh,
+    lanes: int | None = None,
 ) -> ChunkRunner:
     """`run(dynamic_values, flat_index) -> metrics + status` for chunks of one static setting.
 
     Point i gets the key `fold_in(key, flat_index[i])`, so its draws do not depend on the
-    chunk it lands in or the device it runs on. The chunk axis is sharded over `mesh`.
-    Runners are cached (when the function and config are hashable), so repeating a sweep
-    does not recompile.
+    chunk it lands in or the device it runs on. The chunk axis is sharded over `mesh`. A
+    `refillable` function with `lanes` runs each device's share of the chunk in that many
+    refilled lanes (`run_in_lanes`); otherwise the chunk is one `vmap`. Runners are cached
+    (when the function and config are hashable), so repeating a sweep does not recompile.
     """
     key_data = jax.random.key_data(key) if _is_typed_key(key) else key
     cache_key = (
@@ -53,13 +65,15 @@ def compile_chunk(
         np.asarray(key_data).tobytes(),
         tuple(metric_names),
         mesh,
+        lanes,
     )
+    build = (swept, static_params, key, metric_names, mesh, lanes)
     try:
         runner = _COMPILED.get(cache_key)
     except TypeError:  # an unhashable config: compile without caching
-        return _build(swept, static_params, key, metric_names, mesh)
+        return _build(*build)
     if runner is None:
-        runner = _COMPILED[cache_key] = _build(swept, static_params, key, metric_names, mesh)
+        runner = _COMPILED[cache_key] = _build(*build)
         if len(_COMPILED) > _CACHE_SIZE:
             _COMPILED.popitem(last=False)
     return runner
@@ -75,18 +89,39 @@ def _build(
     key: Any,
     metric_names: list[str],
     mesh: Mesh,
+    lanes: int | None,
 ) -> ChunkRunner:
     sharding = NamedSharding(mesh, PartitionSpec(_POINTS))
 
-    def one_point(dynamic: Mapping[str, Any], index: Any) -> dict[str, Any]:
-        params = {**static_params, **dynamic}
-        out = dict(swept(params, jax.random.fold_in(key, index)))
+    def with_status(out: Mapping[str, Any]) -> dict[str, Any]:
+        out = dict(out)
         model_status = out.pop("status", None)
         metrics = {name: jnp.asarray(out[name]) for name in metric_names}
         finite = jnp.all(jnp.stack([_is_finite(v) for v in metrics.values()]))
         return {**metrics, "status": combine_status(model_status, finite)}
 
-    compiled = jax.jit(jax.vmap(one_point), out_shardings=sharding)
+    def one_point(dynamic: Mapping[str, Any], index: Any) -> dict[str, Any]:
+        params = {**static_params, **dynamic}
+        return with_status(swept(params, jax.random.fold_in(key, index)))
+
+    loop = swept.loop() if lanes is not None else None
+    if loop is None:
+        compiled = jax.jit(jax.vmap(one_point), out_shardings=sharding)
+    else:
+        point_init = loop.init
+        loop = loop._replace(
+            init=lambda dynamic, index: point_init(
+                {**static_params, **dynamic}, jax.random.fold_in(key, index)
+            )
+        )
+
+        def in_lanes(dynamic: Mapping[str, Any], index: Any) -> dict[str, Any]:
+            return jax.vmap(with_status)(run_in_lanes(loop, (dynamic, index), lanes))
+
+        spec = PartitionSpec(_POINTS)
+        compiled = jax.jit(
+            shard_map(in_lanes, mesh=mesh, in_specs=spec, out_specs=spec, **_UNCHECKED)
+        )
 
     def run(values: dict[str, np.ndarray], flat_index: np.ndarray) -> dict[str, np.ndarray]:
         inputs = {name: _shard(v, sharding) for name, v in values.items()}

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from ._grid import Grid
+from ._loop import Loop
 
 SEED_AXIS = "seed"
 
@@ -62,6 +63,11 @@ class SweptFunction:
         args = (params, key) if self.takes_key else (params,)
         kwargs = {"config": self.config} if self.passes_config else {}
         return self.fn(*args, **kwargs)
+
+    def loop(self) -> Loop | None:
+        """The `Loop` of a function marked `refillable` (for its config), else None."""
+        make_loop = getattr(self.fn, "make_loop", None)
+        return None if make_loop is None else make_loop(self.config)
 
     @property
     def name(self) -> str:

@@ -23,6 +23,8 @@ from ._metadata import provenance
 from ._status import STATUS_CODES
 from ._store import ProgressStore, load, remove, save
 
+DEFAULT_LANES = 64
+
 
 @dataclass(frozen=True)
 class ChunkInfo:
@@ -46,6 +48,7 @@ def run(
     progress: bool = True,
     devices: Sequence[jax.Device] | None = None,
     on_chunk: Callable[[ChunkInfo], None] | None = None,
+    lanes: int | None = None,
 ) -> xr.Dataset:
     """Evaluate `fn` on every point of `grid` and return the results as an `xarray.Dataset`.
 
@@ -70,6 +73,11 @@ def run(
         progress: show a progress bar (only when stderr is a terminal).
         devices: devices for the point axis (default `jax.devices()`).
         on_chunk: called after each computed chunk (e.g. for logging).
+        lanes: for a function marked `refillable` (a model trained until a stopping rule):
+            points stepping at a time on each device (default `DEFAULT_LANES`, capped at the
+            chunk). A lane whose point has stopped takes the next point of the chunk, so a
+            chunk costs about the sum of its points' run lengths over `lanes` instead of its
+            size times the longest run. Results do not depend on it.
 
     Returns:
         A Dataset with one dimension per axis (coordinates = axis values), one variable per
@@ -77,6 +85,7 @@ def run(
     """
     _check_options(chunk_size, store, resume)
     swept = wrap_function(fn, config)
+    lanes = _check_lanes(lanes, swept)
     key = _check_key(key, swept)
     first_static = next(grid.static_points())[1]
     spec = inspect_function(swept, grid, first_static, key)
@@ -96,6 +105,7 @@ def run(
         progress,
         devices,
         on_chunk,
+        lanes,
     )
     ds = _to_dataset(grid, results, attrs)
     if store is not None and jax.process_index() == 0:
@@ -110,6 +120,19 @@ def _check_options(chunk_size: Any, store: Any, resume: bool) -> None:
         raise ValueError("resume=True needs store= (the .zarr path of the interrupted sweep)")
     if store is not None and Path(store).suffix != ".zarr":
         raise ValueError(f"store must be a path ending in .zarr, got {str(store)!r}")
+
+
+def _check_lanes(lanes: Any, swept: SweptFunction) -> int | None:
+    refillable = hasattr(swept.fn, "make_loop")
+    if lanes is None:
+        return DEFAULT_LANES if refillable else None
+    check_integer("lanes", lanes)
+    if not refillable:
+        raise ValueError(
+            "lanes= applies to a function marked sweep.refillable (a Loop model); "
+            f"{swept.name} is not, so drop lanes="
+        )
+    return int(lanes)
 
 
 def _check_key(key: Any, swept: SweptFunction) -> jax.Array:
@@ -148,6 +171,7 @@ def _run_all(
     progress: bool,
     devices: Sequence[jax.Device] | None,
     on_chunk: Callable[[ChunkInfo], None] | None,
+    lanes: int | None,
 ) -> dict[str, np.ndarray]:
     """Compute every point; return flat arrays shaped (static combinations, dynamic points)."""
     n_dynamic = int(np.prod([len(a) for a in grid.dynamic_axes], dtype=np.int64))
@@ -177,7 +201,7 @@ def _run_all(
             todo = [c for c in range(n_chunks) if not done[c]]
             if not todo:
                 continue
-            run_chunk = compile_chunk(swept, static_params, key, names, mesh)
+            run_chunk = compile_chunk(swept, static_params, key, names, mesh, lanes)
             for chunk in todo:
                 start = chunk * chunk_size
                 stop = min(start + chunk_size, n_dynamic)

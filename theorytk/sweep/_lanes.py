@@ -1,0 +1,91 @@
+"""Refilled lanes: the points of a `Loop`, a fixed number of them stepping at a time.
+
+A vmapped batch of loops runs until its slowest point stops, which wastes most of the work
+when run lengths differ by orders of magnitude (SGD until zero training loss across a
+temperature grid). Here `lanes` points step together, one scan segment at a time; after
+each segment a lane whose point has stopped hands its state back and takes the next point
+that has not started. The work is then about the sum of the run lengths over `lanes`, not
+the number of points times the longest run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Int
+
+from ._loop import Loop, LoopResult, segment_runner
+
+
+class _Lanes(NamedTuple):
+    states: Any  # every point's state: initial until it starts, final once it stopped
+    steps: Int[Array, " points"]
+    stopped: Bool[Array, " points"]
+    lane: tuple[Any, Int[Array, " lanes"], Bool[Array, " lanes"]]  # (state, steps, stopped)
+    point: Int[Array, " lanes"]  # the point each lane runs; `points` when idle
+    next: Int[Array, ""]  # the first point not yet started
+
+
+def run_in_lanes(loop: Loop, inputs: tuple[Any, ...], lanes: int) -> dict[str, Array]:
+    """`jax.vmap(run_loop)` over the points of `inputs`, run in `lanes` refilled lanes.
+
+    Args:
+        loop: the model; `loop.init(*point_inputs)` gives one point's (data, state).
+        inputs: pytrees with a leading point axis, `loop.init`'s arguments.
+        lanes: points stepping at a time, an integer >= 1 (capped at the number of points).
+
+    Returns:
+        `loop.finish`'s metrics with a leading point axis, equal to a vmapped `run_loop`.
+    """
+    data, initial = jax.vmap(loop.init)(*inputs)
+    first_stop = jax.vmap(loop.stopped)(data, initial)
+    points = first_stop.shape[0]
+    lanes = min(lanes, points)
+
+    def advance(point_data: Any, carry: tuple) -> tuple:
+        step = lambda state, n: loop.step(point_data, state, n)  # noqa: E731
+        stopped = lambda state: loop.stopped(point_data, state)  # noqa: E731
+        return segment_runner(step, stopped, loop.budget, loop.segment)[1](carry)
+
+    def busy(c: _Lanes) -> Bool[Array, ""]:
+        return jnp.any(c.point < points)
+
+    def segment(c: _Lanes) -> _Lanes:
+        state, n, done = jax.vmap(advance)(_take(data, jnp.minimum(c.point, points - 1)), c.lane)
+        finished = (c.point < points) & (done | (n >= loop.budget))
+        home = jnp.where(finished, c.point, points)  # out of range: not written
+        states = jax.tree.map(lambda all_, s: all_.at[home].set(s, mode="drop"), c.states, state)
+        steps = c.steps.at[home].set(n, mode="drop")
+        stopped = c.stopped.at[home].set(done, mode="drop")
+        point = jnp.where(finished, c.next + jnp.cumsum(finished, dtype=jnp.int32) - 1, c.point)
+        point = jnp.minimum(point, points)
+        fresh = jnp.minimum(point, points - 1)
+        state = jax.tree.map(
+            lambda new, old: jnp.where(_lead(finished, new), new, old), _take(states, fresh), state
+        )
+        n = jnp.where(finished, 0, n)
+        done = jnp.where(finished, (point >= points) | first_stop[fresh], done)
+        return _Lanes(states, steps, stopped, (state, n, done), point, c.next + jnp.sum(finished, dtype=jnp.int32))
+
+    first = jnp.arange(lanes, dtype=jnp.int32)
+    start = _Lanes(
+        initial,
+        jnp.zeros(points, jnp.int32),
+        first_stop,
+        (_take(initial, first), jnp.zeros(lanes, jnp.int32), first_stop[:lanes]),
+        first,
+        jnp.asarray(lanes, jnp.int32),
+    )
+    end = jax.lax.while_loop(busy, segment, start)
+    return jax.vmap(loop.finish)(data, LoopResult(end.states, end.steps, end.stopped))
+
+
+def _take(tree: Any, index: Int[Array, " lanes"]) -> Any:
+    return jax.tree.map(lambda a: a[index], tree)
+
+
+def _lead(mask: Bool[Array, " lanes"], like: Array) -> Bool[Array, ...]:
+    """`mask` shaped to broadcast against `like` along its leading axis."""
+    return mask.reshape(mask.shape + (1,) * (like.ndim - 1))
