@@ -5,11 +5,14 @@ when run lengths differ by orders of magnitude (SGD until zero training loss acr
 temperature grid). Here `lanes` points step together, one scan segment at a time; after
 each segment a lane whose point has stopped hands its state back and takes the next point
 that has not started. The work is then about the sum of the run lengths over `lanes`, not
-the number of points times the longest run.
+the number of points times the longest run. Once every point has started, the last running
+points move to fewer lanes (a quarter, then a sixteenth, ...), so a few long runs at the end
+do not pay for the idle lanes beside them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
@@ -17,6 +20,8 @@ import jax.numpy as jnp
 from jaxtyping import Array, Bool, Int
 
 from ._loop import Loop, LoopResult, segment_runner
+
+SHRINK = 4  # lane count divisor of each phase once no point is left to start
 
 
 class _Lanes(NamedTuple):
@@ -49,9 +54,6 @@ def run_in_lanes(loop: Loop, inputs: tuple[Any, ...], lanes: int) -> dict[str, A
         stopped = lambda state: loop.stopped(point_data, state)  # noqa: E731
         return segment_runner(step, stopped, loop.budget, loop.segment)[1](carry)
 
-    def busy(c: _Lanes) -> Bool[Array, ""]:
-        return jnp.any(c.point < points)
-
     def segment(c: _Lanes) -> _Lanes:
         state, n, done = jax.vmap(advance)(_take(data, jnp.minimum(c.point, points - 1)), c.lane)
         finished = (c.point < points) & (done | (n >= loop.budget))
@@ -67,10 +69,20 @@ def run_in_lanes(loop: Loop, inputs: tuple[Any, ...], lanes: int) -> dict[str, A
         )
         n = jnp.where(finished, 0, n)
         done = jnp.where(finished, (point >= points) | first_stop[fresh], done)
-        return _Lanes(states, steps, stopped, (state, n, done), point, c.next + jnp.sum(finished, dtype=jnp.int32))
+        taken = c.next + jnp.sum(finished, dtype=jnp.int32)
+        return _Lanes(states, steps, stopped, (state, n, done), point, taken)
+
+    def running_at(narrower: int) -> Callable[[_Lanes], Bool[Array, ""]]:
+        """While some point runs, and until the queue is empty and `narrower` lanes suffice."""
+
+        def running(c: _Lanes) -> Bool[Array, ""]:
+            busy = jnp.sum(c.point < points)
+            return (busy > 0) & ((c.next < points) | (busy > narrower))
+
+        return running
 
     first = jnp.arange(lanes, dtype=jnp.int32)
-    start = _Lanes(
+    c = _Lanes(
         initial,
         jnp.zeros(points, jnp.int32),
         first_stop,
@@ -78,8 +90,22 @@ def run_in_lanes(loop: Loop, inputs: tuple[Any, ...], lanes: int) -> dict[str, A
         first,
         jnp.asarray(lanes, jnp.int32),
     )
-    end = jax.lax.while_loop(busy, segment, start)
-    return jax.vmap(loop.finish)(data, LoopResult(end.states, end.steps, end.stopped))
+    widths = _shrinking(lanes)
+    for narrower in widths[1:] + [0]:
+        c = jax.lax.while_loop(running_at(narrower), segment, c)
+        if narrower:  # the busy lanes first, then keep `narrower` of them
+            keep = jnp.argsort(c.point >= points, stable=True)[:narrower]
+            c = c._replace(lane=_take(c.lane, keep), point=c.point[keep])
+    return jax.vmap(loop.finish)(data, LoopResult(c.states, c.steps, c.stopped))
+
+
+def _shrinking(lanes: int) -> list[int]:
+    """Lane counts lanes, lanes / SHRINK, ..., down to 1: once the queue is empty, the last
+    long runs continue in fewer lanes instead of paying for idle ones."""
+    widths = [lanes]
+    while widths[-1] > 1:
+        widths.append(max(1, widths[-1] // SHRINK))
+    return widths
 
 
 def _take(tree: Any, index: Int[Array, " lanes"]) -> Any:
