@@ -86,9 +86,7 @@ def report(title: str, timings: dict, n_points: int) -> None:
         print(f"  {name:12s} {seconds:8.2f} s  {n_points / seconds:8.1f} points/s  {ratio:5.1f}x")
     ratio = reference[0] / next(iter(timings.values()))[0]
     verdict = "meets" if ratio >= 10 else "MISSES"
-    print(
-        f"  speed-up of the sweep in lanes over the loop: {ratio:.1f}x ({verdict} the target >= 10x)"
-    )
+    print(f"  speed-up of the sweep in lanes over the loop: {ratio:.1f}x ({verdict} target >= 10x)")
 
 
 def main() -> None:
