@@ -54,20 +54,19 @@ def run_simulation(
     name: str,
     *,
     config: Any = None,
-    chunk_size: int | None = None,
 ) -> xr.Dataset:
     """An experiment's resumable simulation sweep, as the command line asked for it.
 
     Point keys derive from `jax.random.key(0)`; the progress store is
-    `out/checkpoints/NAME_simulation.zarr` (`--resume` continues it); `chunk_size` defaults
-    to `--chunk-size`.
+    `out/checkpoints/NAME_simulation.zarr` (`--resume` continues it); chunks of
+    `--chunk-size` points (a `sweep.Loop` model runs each chunk in refilled lanes).
     """
     return sweep.run(
         fn,
         grid,
         key=jax.random.key(0),
         config=config,
-        chunk_size=options.chunk_size if chunk_size is None else chunk_size,
+        chunk_size=options.chunk_size,
         store=options.out / "checkpoints" / f"{name}_simulation.zarr",
         resume=options.resume,
         progress=options.progress,

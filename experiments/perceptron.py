@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import jax
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
@@ -52,31 +51,26 @@ def gd_config(sizes: np.ndarray) -> perceptron.PerceptronConfig:
     )
 
 
-def sgd_at_unit_alpha(params: Mapping[str, Any], key: jax.Array, *, config) -> dict:
-    """`perceptron.simulate` at alpha = 1 and T = params["alpha_T"]."""
-    return perceptron.simulate(
-        {"alpha": 1.0, "T": params["alpha_T"], "P": params["P"], "chi": params["chi"]},
-        key,
-        config=config,
-    )
+def unit_alpha(params: Mapping[str, Any]) -> dict:
+    """SGD at alpha = 1 and T = alpha T."""
+    return {"alpha": 1.0, "T": params["alpha_T"], "P": params["P"], "chi": params["chi"]}
 
 
-def gradient_descent(params: Mapping[str, Any], key: jax.Array, *, config) -> dict:
+def gradient_flow(params: Mapping[str, Any]) -> dict:
     """Full-batch GD at alpha = 1 with the small step of `gradient_flow_temperature`."""
     chi, size = params["chi"], params["P"]
-    temperature = perceptron.gradient_flow_temperature(size, d=config.d, chi=chi)
-    return perceptron.simulate(
-        {"alpha": 1.0, "T": temperature, "P": size, "chi": chi}, key, config=config
-    )
+    temperature = perceptron.gradient_flow_temperature(size, d=D, chi=chi)
+    return {"alpha": 1.0, "T": temperature, "P": size, "chi": chi}
+
+
+sgd_at_unit_alpha = sweep.reparametrise(perceptron.simulate, unit_alpha)
+gradient_descent = sweep.reparametrise(perceptron.simulate, gradient_flow)
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     sizes = np.unique(np.round(axes["P"]))
     if sizes.min() < BATCH:
         raise ValueError(f"P must be >= B = {BATCH}, got {sizes.min():g}")
-    # One (chi, P, alpha T) cell per chunk: a vmapped chunk runs as long as its slowest point,
-    # so grouping the seeds of one cell wastes least.
-    chunk = min(options.chunk_size, options.seeds)
     grid = sweep.Grid(chi=axes["chi"], P=sizes, alpha_T=axes["alpha_T"], seed=range(options.seeds))
     sgd = run_simulation(
         sgd_at_unit_alpha,
@@ -84,7 +78,6 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         options,
         NAME,
         config=sgd_config(sizes, options.quick),
-        chunk_size=chunk,
     )
     gd = run_simulation(
         gradient_descent,
@@ -92,7 +85,6 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         options,
         f"{NAME}_gd",
         config=gd_config(sizes),
-        chunk_size=chunk,
     )
     mean, gd_mean = sweep.seed_mean(sgd), sweep.seed_mean(gd)
     mean["test_error_theory"].attrs["long_name"] = "test error (closed form)"

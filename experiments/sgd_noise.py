@@ -16,10 +16,6 @@ Wyart (ICML 2023, Fig. 1 and 3) at CPU scale.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-import jax
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
@@ -70,13 +66,6 @@ def lazy_budget(axes: dict[str, np.ndarray]) -> int:
     return max(30_000, int(np.ceil(1000 / smallest)))
 
 
-def network(params: Mapping[str, Any], key: jax.Array, *, config) -> dict:
-    """`simulate_network` at (alpha, T, P)."""
-    return perceptron.simulate_network(
-        {"alpha": params["alpha"], "T": params["T"], "P": params["P"]}, key, config=config
-    )
-
-
 def check_axes(axes: dict[str, np.ndarray]) -> None:
     check_positive(axes, ("alpha", "T", "alpha_lazy", "T_lazy", "P"))
     if axes["alpha_lazy"].size != 1:
@@ -90,25 +79,21 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     sizes = np.unique(np.round(axes["P"]))
     diagrams, scalings = {}, {}
     for data in DATA:
-        # one T per chunk (grid order T, alpha, seed): a chunk runs as long as its slowest
-        # point, and the run length varies most with T
         diagrams[data] = run_simulation(
-            network,
+            perceptron.simulate_network,
             sweep.Grid(T=axes["T"], alpha=axes["alpha"], P=[P_DIAGRAM], seed=range(options.seeds)),
             options,
             f"{NAME}_{data}",
             config=config(data, P_DIAGRAM, 4_000 if options.quick else 12_000, options.quick),
-            chunk_size=min(options.chunk_size, axes["alpha"].size * options.seeds),
         ).isel(P=0, drop=True)
         scalings[data] = run_simulation(
-            network,
+            perceptron.simulate_network,
             sweep.Grid(
                 T=axes["T_lazy"], P=sizes, alpha=axes["alpha_lazy"], seed=range(options.seeds)
             ),
             options,
             f"{NAME}_{data}_lazy",
             config=config(data, int(sizes.max()), lazy_budget(axes), options.quick),
-            chunk_size=min(options.chunk_size, sizes.size * options.seeds),
         ).isel(alpha=0, drop=True)
     means = {data: sweep.seed_mean(ds) for data, ds in diagrams.items()}
     lazy_means = {data: sweep.seed_mean(ds) for data, ds in scalings.items()}

@@ -6,7 +6,7 @@ ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
 """
 
 from ._grid import Axis, Grid, StaticValues, geomspace, linspace, static
-from ._loop import Loop, LoopResult, refillable, run_loop, run_until_stopped
+from ._loop import Loop, LoopResult, refillable, reparametrise, run_loop, run_until_stopped
 from ._reduce import seed_mean
 from ._run import DEFAULT_LANES, ChunkInfo, run
 from ._status import Status
@@ -25,6 +25,7 @@ __all__ = [
     "linspace",
     "load",
     "refillable",
+    "reparametrise",
     "run",
     "run_loop",
     "run_until_stopped",

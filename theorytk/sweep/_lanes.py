@@ -6,8 +6,8 @@ temperature grid). Here `lanes` points step together, one scan segment at a time
 each segment a lane whose point has stopped hands its state back and takes the next point
 that has not started. The work is then about the sum of the run lengths over `lanes`, not
 the number of points times the longest run. Once every point has started, the last running
-points move to fewer lanes (a quarter, then a sixteenth, ...), so a few long runs at the end
-do not pay for the idle lanes beside them.
+points move to an eighth of the lanes, so a few long runs at the end do not pay for all the
+idle lanes beside them.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from jaxtyping import Array, Bool, Int
 
 from ._loop import Loop, LoopResult, segment_runner
 
-SHRINK = 4  # lane count divisor of each phase once no point is left to start
+SHRINK = 8  # lane count divisor once no point is left to start
 
 
 class _Lanes(NamedTuple):
@@ -100,12 +100,9 @@ def run_in_lanes(loop: Loop, inputs: tuple[Any, ...], lanes: int) -> dict[str, A
 
 
 def _shrinking(lanes: int) -> list[int]:
-    """Lane counts lanes, lanes / SHRINK, ..., down to 1: once the queue is empty, the last
-    long runs continue in fewer lanes instead of paying for idle ones."""
-    widths = [lanes]
-    while widths[-1] > 1:
-        widths.append(max(1, widths[-1] // SHRINK))
-    return widths
+    """Lane counts: `lanes`, then lanes / SHRINK once no point is left to start (each count
+    compiles the step once more, so there are at most two)."""
+    return [lanes, lanes // SHRINK] if lanes >= 2 * SHRINK else [lanes]
 
 
 def _take(tree: Any, index: Int[Array, " lanes"]) -> Any:

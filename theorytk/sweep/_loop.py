@@ -184,3 +184,34 @@ def refillable(make_loop: Callable[[Any], Loop]) -> Callable[[F], F]:
         return simulate
 
     return mark
+
+
+def reparametrise(
+    fn: Callable[..., dict[str, Array]],
+    transform: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+) -> Callable[..., dict[str, Array]]:
+    """`fn(transform(params), key, *, config)`, swept over the grid axes `transform` reads.
+
+    For sweeping a model over derived parameters (alpha T at alpha = 1, a step size set by
+    P, ...). The result is `refillable` when `fn` is, with the same loop, so `sweep.run`
+    still runs it in refilled lanes. It is named after `transform` in a sweep's attrs.
+
+    Args:
+        fn: `fn(params, key, *, config)`, e.g. a model's `simulate`.
+        transform: `transform(grid_params) -> fn's params`.
+    """
+
+    def swept(params: Mapping[str, Any], key: Array, *, config: Any) -> dict[str, Array]:
+        return fn(transform(params), key, config=config)
+
+    swept.__module__, swept.__qualname__ = transform.__module__, transform.__qualname__
+    swept.__name__, swept.__doc__ = transform.__name__, transform.__doc__
+    make_loop = getattr(fn, "make_loop", None)
+    if make_loop is None:
+        return swept
+
+    def loop_of(config: Any) -> Loop:
+        loop = make_loop(config)
+        return loop._replace(init=lambda params, key: loop.init(transform(params), key))
+
+    return refillable(loop_of)(swept)
