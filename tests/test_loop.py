@@ -198,3 +198,37 @@ def test_lanes_are_refused_for_a_function_that_is_not_a_loop():
 def test_lane_count_below_one_is_rejected(lanes):
     with pytest.raises(ValueError, match="lanes"):
         sweep.run(walk, walk_grid(), key=KEY, config=40, lanes=lanes)
+
+
+def shifted_start(params):
+    """The walk from start = offset - 1."""
+    return {"drift": params["drift"], "start": params["offset"] - 1.0}
+
+
+def test_a_reparametrised_loop_stays_refillable_and_is_named_after_its_transform():
+    shifted = sweep.reparametrise(walk, shifted_start)
+    assert shifted.make_loop is not None
+    grid = sweep.Grid(drift=[0.0, 0.5, 2.0], offset=[-2.0, 1.0, 3.6], seed=range(2))
+    ds = sweep.run(shifted, grid, key=KEY, config=40, lanes=2)
+    assert ds.attrs["function"].endswith("shifted_start")
+    for i, drift in enumerate(grid.axes[0].values):
+        for j, offset in enumerate(grid.axes[1].values):
+            for seed in range(2):
+                flat = np.ravel_multi_index((i, j, seed), grid.shape)
+                alone = walk(
+                    {"drift": drift, "start": offset - 1.0},
+                    jax.random.fold_in(KEY, flat),
+                    config=40,
+                )
+                assert int(ds["steps"].values[i, j, seed]) == int(alone["steps"])
+                assert float(ds["end"].values[i, j, seed]) == float(alone["end"])
+
+
+def test_reparametrising_a_plain_function_gives_a_plain_function():
+    def plain(params, key, *, config):
+        return {"y": params["x"] * config}
+
+    doubled = sweep.reparametrise(plain, lambda params: {"x": 2 * params["u"]})
+    assert not hasattr(doubled, "make_loop")
+    ds = sweep.run(doubled, sweep.Grid(u=[1.0, 2.0]), key=KEY, config=3.0)
+    np.testing.assert_array_equal(ds["y"].values, [6.0, 12.0])
