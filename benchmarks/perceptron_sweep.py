@@ -9,8 +9,9 @@
    `--chunk-size` points, each running until its slowest point has fitted its data;
 3. a Python loop calling the jitted single-point `simulate` once per point (same keys).
 
-All are timed after a warm-up compile, in the same process (float32), and must give the
-same steps and weights. Runs end at zero training loss, so their lengths differ by orders of
+All are timed after a warm-up compile, in the same process (float32), `--repeats` times
+each, interleaved (the median is shown with the range), and must give the same steps and
+weights. Runs end at zero training loss, so their lengths differ by orders of
 magnitude across the grid. The comparison is repeated with every point running exactly
 `--equal-steps` steps (T scaled by 1e-9, so no point fits its data), which isolates the gain
 of vectorising one SGD step. Prints points per second and the speed-ups against the target
@@ -32,9 +33,14 @@ METRICS = ("steps", "dw1")
 
 
 def compare(
-    config: perceptron.PerceptronConfig, grid: sweep.Grid, lanes: int, chunk_size: int
-) -> dict[str, tuple[float, dict[str, np.ndarray]]]:
-    """Seconds and results of the two sweeps and of the loop over the same points and keys."""
+    config: perceptron.PerceptronConfig,
+    grid: sweep.Grid,
+    lanes: int,
+    chunk_size: int,
+    repeats: int,
+) -> dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """Seconds (`repeats` timings, interleaved) and results of the two sweeps and of the loop
+    over the same points and keys."""
     key = jax.random.key(0)
 
     def unmarked(params: dict, key: jax.Array, *, config: perceptron.PerceptronConfig) -> dict:
@@ -65,14 +71,14 @@ def compare(
         f"chunks ({chunk_size})": swept(unmarked, chunk_size=chunk_size),
         "loop": looped,
     }
-    return {name: timed(fn) for name, fn in runs.items()}
-
-
-def timed(fn: Callable[[], dict]) -> tuple[float, dict]:
-    fn()  # compile
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+    results = {name: fn() for name, fn in runs.items()}  # compile
+    seconds = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name].append(time.perf_counter() - start)
+    return {name: (np.array(seconds[name]), results[name]) for name in runs}
 
 
 def report(title: str, timings: dict, n_points: int) -> None:
@@ -81,10 +87,14 @@ def report(title: str, timings: dict, n_points: int) -> None:
         np.testing.assert_array_equal(result["steps"], reference[1]["steps"])
         np.testing.assert_allclose(result["dw1"], reference[1]["dw1"], rtol=1e-4)
     print(title)
+    loop = np.median(reference[0])
     for name, (seconds, _) in timings.items():
-        ratio = reference[0] / seconds
-        print(f"  {name:12s} {seconds:8.2f} s  {n_points / seconds:8.1f} points/s  {ratio:5.1f}x")
-    ratio = reference[0] / next(iter(timings.values()))[0]
+        median, low, high = np.median(seconds), seconds.min(), seconds.max()
+        print(
+            f"  {name:12s} {median:7.2f} s [{low:.2f}, {high:.2f}]  "
+            f"{n_points / median:7.1f} points/s  {loop / median:5.1f}x"
+        )
+    ratio = loop / np.median(next(iter(timings.values()))[0])
     verdict = "meets" if ratio >= 10 else "MISSES"
     print(f"  speed-up of the sweep in lanes over the loop: {ratio:.1f}x ({verdict} target >= 10x)")
 
@@ -98,6 +108,7 @@ def main() -> None:
     parser.add_argument("--equal-steps", type=int, default=2_000)
     parser.add_argument("--lanes", type=int, default=sweep.DEFAULT_LANES)
     parser.add_argument("--chunk-size", type=int, default=24, help="of the sweep without lanes")
+    parser.add_argument("--repeats", type=int, default=3, help="timings of each, median shown")
     args = parser.parse_args()
     alphas, temperatures = np.geomspace(0.1, 10.0, 24), np.geomspace(0.1, 100.0, 24)
 
@@ -105,7 +116,7 @@ def main() -> None:
         d=args.d, P=args.P, B=args.B, chi=0.0, budget=args.budget, P_test=512
     )
     grid = sweep.Grid(T=temperatures, alpha=alphas, seed=range(4))
-    timings = compare(config, grid, args.lanes, args.chunk_size)
+    timings = compare(config, grid, args.lanes, args.chunk_size, args.repeats)
     steps = timings["loop"][1]["steps"]
     chunks = np.array_split(steps, -(-steps.size // args.chunk_size))
     overhead = sum(len(c) * c.max() for c in chunks) / steps.sum()
@@ -125,7 +136,7 @@ def main() -> None:
     grid = sweep.Grid(T=temperatures * 1e-9, alpha=alphas, seed=range(4))
     report(
         f"the same points with T scaled by 1e-9: every point runs {args.equal_steps} steps",
-        compare(equal, grid, args.lanes, args.chunk_size),
+        compare(equal, grid, args.lanes, args.chunk_size, args.repeats),
         grid.size,
     )
 
