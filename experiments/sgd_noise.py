@@ -84,7 +84,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
             sweep.Grid(T=axes["T"], alpha=axes["alpha"], P=[P_DIAGRAM], seed=range(options.seeds)),
             options,
             f"{NAME}_{data}",
-            config=config(data, P_DIAGRAM, 4_000 if options.quick else 12_000, options.quick),
+            config=config(data, P_DIAGRAM, 4_000 if options.quick else 60_000, options.quick),
         ).isel(P=0, drop=True)
         scalings[data] = run_simulation(
             perceptron.simulate_network,
