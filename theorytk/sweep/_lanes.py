@@ -13,6 +13,7 @@ idle lanes beside them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -50,8 +51,7 @@ def run_in_lanes(loop: Loop, inputs: tuple[Any, ...], lanes: int) -> dict[str, A
     lanes = min(lanes, points)
 
     def advance(point_data: Any, carry: tuple) -> tuple:
-        step = lambda state, n: loop.step(point_data, state, n)  # noqa: E731
-        stopped = lambda state: loop.stopped(point_data, state)  # noqa: E731
+        step, stopped = partial(loop.step, point_data), partial(loop.stopped, point_data)
         return segment_runner(step, stopped, loop.budget, loop.segment)[1](carry)
 
     def segment(c: _Lanes) -> _Lanes:

@@ -9,6 +9,7 @@ slowest point.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, NamedTuple, TypeVar
 
 import jax
@@ -81,13 +82,8 @@ class Loop(NamedTuple):
 def run_loop(loop: Loop, params: Mapping[str, Any], key: Array) -> dict[str, Array]:
     """The metrics of one point of `loop` (see `Loop`); vmap-friendly via `run_until_stopped`."""
     data, state = loop.init(params, key)
-    result = run_until_stopped(
-        lambda s, n: loop.step(data, s, n),
-        lambda s: loop.stopped(data, s),
-        state,
-        budget=loop.budget,
-        segment=loop.segment,
-    )
+    step, stopped = partial(loop.step, data), partial(loop.stopped, data)
+    result = run_until_stopped(step, stopped, state, budget=loop.budget, segment=loop.segment)
     return loop.finish(data, result)
 
 
