@@ -16,7 +16,13 @@ from theorytk.sweep import Loop, LoopResult, refillable, run_loop
 
 from ._data import check_chi, chi_rows
 from ._theory import closed_form_test_error
-from ._training import batch_indices, check_batch, margin_hinge_loss, read_sgd_params
+from ._training import (
+    batch_indices,
+    check_batch,
+    margin_hinge_loss,
+    nan_unless_valid,
+    read_sgd_params,
+)
 
 
 class PerceptronConfig(eqx.Module):
@@ -144,11 +150,7 @@ def sgd_loop(config: PerceptronConfig) -> Loop:
             **_unfitted_along_training(jnp.abs(task.x[:, 0]), last_unfit, run.steps),
             "unfitted": jnp.sum(task.margins(run.state.outputs) < 1, dtype=jnp.int32),
         }
-        metrics = {
-            k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(task.valid, v, jnp.nan)
-            for k, v in metrics.items()
-        }
-        return {**metrics, "status": run.status}
+        return {**nan_unless_valid(metrics, task.valid), "status": run.status}
 
     return Loop(init, step, stopped, finish, budget=config.budget, segment=config.segment)
 

@@ -25,7 +25,13 @@ from theorytk.kernels import empirical_ntk
 from theorytk.sweep import Loop, LoopResult, Status, refillable, run_loop
 
 from ._data import check_chi, chi_rows
-from ._training import batch_indices, check_batch, margin_hinge_loss, read_sgd_params
+from ._training import (
+    batch_indices,
+    check_batch,
+    margin_hinge_loss,
+    nan_unless_valid,
+    read_sgd_params,
+)
 
 ACTIVATIONS = ("gelu", "relu")
 DATA_SETS = ("chi", "digits")
@@ -336,13 +342,9 @@ def _measure(config: NetworkConfig) -> Callable[[_Task, LoopResult], dict[str, A
             "train_time": task.eta * steps,
             "unfitted": jnp.sum(margins < 1, dtype=jnp.int32),
         }
-        metrics = {
-            k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(task.valid, v, jnp.nan)
-            for k, v in metrics.items()
-        }
         diverged = _diverged(outputs, task.alpha)
         status = jnp.where(diverged, Status.DIVERGED, result.status).astype(jnp.int8)
-        return {**metrics, "status": status}
+        return {**nan_unless_valid(metrics, task.valid), "status": status}
 
     return finish
 

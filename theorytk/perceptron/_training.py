@@ -148,6 +148,15 @@ def read_sgd_params(
     return SGDParams(alpha, eta, n_train, n_rows)
 
 
+def nan_unless_valid(metrics: dict[str, Array], valid: ArrayLike) -> dict[str, Array]:
+    """The float metrics set to NaN where the traced parameters were out of range (`valid`
+    False), so the sweep reports the point as non-finite; integer metrics are kept."""
+    return {
+        k: v if jnp.issubdtype(v.dtype, jnp.integer) else jnp.where(valid, v, jnp.nan)
+        for k, v in metrics.items()
+    }
+
+
 def check_batch(batch: int, n_train: int) -> None:
     """ValueError unless the batch size B <= P."""
     if batch > n_train:
