@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from ._grid import Grid
-from ._loop import Loop
+from ._loop import Loop, loop_factory
 
 SEED_AXIS = "seed"
 
@@ -66,7 +66,7 @@ class SweptFunction:
 
     def loop(self) -> Loop | None:
         """The `Loop` of a function marked `refillable` (for its config), else None."""
-        make_loop = getattr(self.fn, "make_loop", None)
+        make_loop = loop_factory(self.fn)
         return None if make_loop is None else make_loop(self.config)
 
     @property

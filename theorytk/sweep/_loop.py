@@ -124,9 +124,7 @@ def run_until_stopped(
         `LoopResult(state, steps, stopped)`; `.status` is `Status.BUDGET` when the budget ran
         out before the rule held.
     """
-    check_integer("budget", budget, least=0)
-    check_integer("segment", segment)
-    running, one_segment = segment_runner(step, stopped, int(budget), int(segment))
+    running, one_segment = segment_runner(step, stopped, budget, segment)
     start = (state, jnp.zeros((), jnp.int32), jnp.asarray(stopped(state), bool))
     return LoopResult(*jax.lax.while_loop(running, one_segment, start))
 
@@ -141,8 +139,12 @@ def segment_runner(
 
     `one_segment` takes `segment` steps, each applied only while `running` (not stopped and
     steps < budget); a frozen state's step is computed and discarded. Leaves that `step`
-    returns unchanged (the same array) are not copied.
+    returns unchanged (the same array) are not copied. ValueError unless budget >= 0 and
+    segment >= 1 are integers (a segment of 0 steps would never end).
     """
+    check_integer("budget", budget, least=0)
+    check_integer("segment", segment)
+    budget, segment = int(budget), int(segment)
 
     def running(carry: Carry) -> Bool[Array, ""]:
         _, n, done = carry
@@ -182,6 +184,11 @@ def refillable(make_loop: Callable[[Any], Loop]) -> Callable[[F], F]:
     return mark
 
 
+def loop_factory(fn: Callable[..., Any]) -> Callable[[Any], Loop] | None:
+    """The `make_loop` of a function marked `refillable`, else None."""
+    return getattr(fn, "make_loop", None)
+
+
 def reparametrise(
     fn: Callable[..., dict[str, Array]],
     transform: Callable[[Mapping[str, Any]], Mapping[str, Any]],
@@ -202,7 +209,7 @@ def reparametrise(
 
     swept.__module__, swept.__qualname__ = transform.__module__, transform.__qualname__
     swept.__name__, swept.__doc__ = transform.__name__, transform.__doc__
-    make_loop = getattr(fn, "make_loop", None)
+    make_loop = loop_factory(fn)
     if make_loop is None:
         return swept
 

@@ -19,6 +19,7 @@ from theorytk._validation import check_integer
 from ._execute import compile_chunk, padded_length, point_mesh
 from ._function import MetricSpec, SweptFunction, canonical_dtype, inspect_function, wrap_function
 from ._grid import Grid
+from ._loop import loop_factory
 from ._metadata import provenance
 from ._status import STATUS_CODES
 from ._store import ProgressStore, load, remove, save
@@ -123,7 +124,7 @@ def _check_options(chunk_size: Any, store: Any, resume: bool) -> None:
 
 
 def _check_lanes(lanes: Any, swept: SweptFunction) -> int | None:
-    refillable = hasattr(swept.fn, "make_loop")
+    refillable = loop_factory(swept.fn) is not None
     if lanes is None:
         return DEFAULT_LANES if refillable else None
     check_integer("lanes", lanes)
