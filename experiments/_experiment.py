@@ -11,7 +11,7 @@ import jax
 import numpy as np
 import xarray as xr
 
-from theorytk import sweep
+from theorytk import fit, sweep
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,30 @@ def with_ratio_axis(ds: xr.Dataset, dim: str, unit: int, name: str, long_name: s
     ds = ds.assign_coords({name: (dim, ds[dim].values / unit)})
     ds[name].attrs["long_name"] = long_name
     return ds.swap_dims({dim: name})
+
+
+def power_law(x: np.ndarray, y: Any, sem: Any) -> tuple[float, float, float] | None:
+    """(exponent, 95% low, 95% high) of y ~ x^exponent over finite points, or None (< 3)."""
+    y = np.asarray(y, dtype=float)
+    sigma = None if sem is None else np.asarray(sem, dtype=float)
+    keep = np.isfinite(y) & (y > 0)
+    if sigma is not None:
+        keep &= np.isfinite(sigma) & (sigma > 0)
+    if keep.sum() < 3:
+        return None
+    result = fit.fit_power_law(
+        np.asarray(x, float)[keep],
+        y[keep],
+        sigma=None if sigma is None else sigma[keep],
+        with_constant=False,
+    )
+    lower, upper = result.ci(0.95)
+    return -float(result.b), -float(upper[1]), -float(lower[1])
+
+
+def format_exponent(exponent: tuple[float, float, float] | None) -> str:
+    """An exponent of `power_law` with its 95% interval, for a summary line."""
+    if exponent is None:
+        return "? (too few points)"
+    value, low, high = exponent
+    return f"{value:.3f} [95% CI {low:.3f}, {high:.3f}]"

@@ -21,7 +21,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, run_simulation, save_both
+from experiments._experiment import (
+    Experiment,
+    Options,
+    format_exponent,
+    power_law,
+    run_simulation,
+    save_both,
+)
 from theorytk import fit, perceptron, plot, sweep
 
 NAME = "perceptron"
@@ -133,25 +140,6 @@ def exponents(mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray) -> 
     return rows
 
 
-def power_law(x: np.ndarray, y: Any, sem: Any) -> tuple[float, float, float] | None:
-    """(exponent, 95% low, 95% high) of y ~ x^exponent over finite points, or None (< 3)."""
-    y = np.asarray(y, dtype=float)
-    sigma = None if sem is None else np.asarray(sem, dtype=float)
-    keep = np.isfinite(y) & (y > 0)
-    if sigma is not None:
-        keep &= np.isfinite(sigma) & (sigma > 0)
-    if keep.sum() < 3:
-        return None
-    result = fit.fit_power_law(
-        np.asarray(x, float)[keep],
-        y[keep],
-        sigma=None if sigma is None else sigma[keep],
-        with_constant=False,
-    )
-    lower, upper = result.ci(0.95)
-    return -float(result.b), -float(upper[1]), -float(lower[1])
-
-
 def draw(mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray, path: Any) -> None:
     """One row per chi: test error map, alpha ||w - w0|| map (with T_c), scaling panel."""
     chis = mean["chi"].values
@@ -220,19 +208,13 @@ def summary(mean: xr.Dataset, fits: list[dict], paths: list) -> str:
     for chi, row in zip(mean["chi"].values, fits, strict=True):
         predicted = perceptron.predicted_exponents(chi)["gd_dw1_vs_P"]
         lines.append(
-            f"chi = {chi:g}: dw1_GD ~ P^{fmt(row['gd'])} (predicted {predicted:.3g}); "
-            f"noise-dominated dw1/T ~ P^{fmt(row['noise'])}; alpha T_c ~ P^{fmt(row['tc'])} "
+            f"chi = {chi:g}: dw1_GD ~ P^{format_exponent(row['gd'])} (predicted {predicted:.3g}); "
+            f"noise-dominated dw1/T ~ P^{format_exponent(row['noise'])}; "
+            f"alpha T_c ~ P^{format_exponent(row['tc'])} "
             f"(T_c: dw1 = {TC_FACTOR:g} dw1_GD); ||dw_perp|| = {row['c_perp']:.2f} T sqrt(d)"
         )
     lines.append(f"{failed} (chi, P, alpha T) cells with a seed at the step budget (hatched)")
     return "\n".join(lines)
-
-
-def fmt(exponent: tuple[float, float, float] | None) -> str:
-    if exponent is None:
-        return "? (too few points)"
-    value, low, high = exponent
-    return f"{value:.3f} [95% CI {low:.3f}, {high:.3f}]"
 
 
 EXPERIMENT = Experiment(

@@ -20,8 +20,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, check_positive, run_simulation, save_both
-from experiments.perceptron import fmt, power_law
+from experiments._experiment import (
+    Experiment,
+    Options,
+    check_positive,
+    format_exponent,
+    power_law,
+    run_simulation,
+    save_both,
+)
 from theorytk import fit, perceptron, plot, sweep
 
 NAME = "sgd_noise"
@@ -227,7 +234,8 @@ def summary(means, lines, critical, fits, axes, paths: list) -> str:
             f"{data}: best test error {float(best.min()):.3f} at alpha = "
             f"{float(mean['alpha'][where['alpha']]):g}, T = {float(mean['T'][where['T']]):.2g}; "
             f"{failed} cells hatched; T_c(P = {sizes})"
-            f" = {tc} at alpha = {float(axes['alpha_lazy'][0]):g}: T_c ~ P^{fmt(fits[data])}"
+            f" = {tc} at alpha = {float(axes['alpha_lazy'][0]):g}: "
+            f"T_c ~ P^{format_exponent(fits[data])}"
         )
     return "\n".join(out)
 
