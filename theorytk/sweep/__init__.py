@@ -5,6 +5,17 @@ grid = sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))
 ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
 """
 
+from ._domain import (
+    NONNEGATIVE,
+    NONNEGATIVE_INTEGER,
+    POSITIVE,
+    POSITIVE_INTEGER,
+    UNIT_INTERVAL,
+    Constraint,
+    domain,
+    param_domain,
+    valid_params,
+)
 from ._grid import Axis, Grid, StaticValues, geomspace, linspace, static
 from ._loop import Loop, LoopResult, refillable, reparametrise, run_loop, run_until_stopped
 from ._reduce import seed_mean
@@ -14,6 +25,12 @@ from ._store import load, save
 
 __all__ = [
     "DEFAULT_LANES",
+    "NONNEGATIVE",
+    "NONNEGATIVE_INTEGER",
+    "POSITIVE",
+    "POSITIVE_INTEGER",
+    "UNIT_INTERVAL",
+    "Constraint",
     "Axis",
     "ChunkInfo",
     "Grid",
@@ -21,9 +38,11 @@ __all__ = [
     "LoopResult",
     "StaticValues",
     "Status",
+    "domain",
     "geomspace",
     "linspace",
     "load",
+    "param_domain",
     "refillable",
     "reparametrise",
     "run",
@@ -32,4 +51,5 @@ __all__ = [
     "save",
     "seed_mean",
     "static",
+    "valid_params",
 ]

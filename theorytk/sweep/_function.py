@@ -152,6 +152,13 @@ def _inspect(
 
     try:
         out = jax.eval_shape(traced, structs, key)
+    except TypeError as error:
+        if "is not a valid JAX type" not in str(error):
+            raise
+        raise TypeError(
+            "the swept function must return a dict of numeric scalars (JAX or NumPy numbers); "
+            f"it returned a value JAX cannot hold: {error}"
+        ) from None
     except _MissingParam as missing:
         raise ValueError(
             f"the swept function reads params[{missing.args[0]!r}], but the grid has no such axis; "

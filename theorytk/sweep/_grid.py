@@ -76,6 +76,13 @@ def _as_axis(name: Any, values: Any) -> Axis:
     if not np.all(np.isfinite(array)):
         bad = array[~np.isfinite(array)]
         raise ValueError(f"axis {name!r} has non-finite values {bad.tolist()}; all must be finite")
+    values, counts = np.unique(array, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(
+            f"axis {name!r} repeats the values {values[counts > 1].tolist()}; "
+            "each value must appear once (a repeated value would be computed twice and "
+            "collapse in figures); use a 'seed' axis for replicates"
+        )
     return Axis(name, array, is_static)
 
 

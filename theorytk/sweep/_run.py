@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from theorytk._validation import check_integer
 
+from ._domain import check_values, param_domain
 from ._execute import compile_chunk, padded_length, point_mesh
 from ._function import MetricSpec, SweptFunction, canonical_dtype, inspect_function, wrap_function
 from ._grid import Grid
@@ -85,9 +86,15 @@ def run(
         metric, `status` (int8, see `Status`), and attrs recording config and versions.
     """
     _check_options(chunk_size, store, resume)
+    if not isinstance(grid, Grid):
+        raise TypeError(
+            f"grid must be a sweep.Grid, got {type(grid).__name__}; "
+            "e.g. sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))"
+        )
     swept = wrap_function(fn, config)
     lanes = _check_lanes(lanes, swept)
     key = _check_key(key, swept)
+    check_values(param_domain(fn), {a.name: a.values for a in grid.axes})
     first_static = next(grid.static_points())[1]
     spec = inspect_function(swept, grid, first_static, key)
     attrs = provenance(config, swept, grid, key, chunk_size, spec)

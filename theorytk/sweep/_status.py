@@ -11,14 +11,17 @@ from jaxtyping import Array, Int
 class Status(enum.IntEnum):
     """Outcome of one grid point, stored in the `status` variable of a sweep result.
 
-    A swept function may report DIVERGED or BUDGET itself by returning a `status` entry;
-    the engine marks any point with a NaN or infinite metric NONFINITE.
+    A swept function may report DIVERGED, BUDGET or INVALID itself by returning a `status`
+    entry; the engine marks any point with a NaN or infinite metric NONFINITE. INVALID is a
+    point whose (traced) parameters lie outside the model's domain: its metrics are NaN,
+    never a plausible number.
     """
 
     OK = 0
     NONFINITE = 1
     DIVERGED = 2
     BUDGET = 3
+    INVALID = 4
 
 
 STATUS_CODES = ", ".join(f"{s.value}={s.name.lower()}" for s in Status)

@@ -35,6 +35,8 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
 def load(path: str | os.PathLike) -> xr.Dataset:
     """Read a sweep result written by `save` (zarr or netCDF) fully into memory."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no sweep result at {str(path)!r}")
     if path.suffix == ".zarr":
         return xr.load_dataset(path, engine="zarr", consolidated=False)
     if path.suffix == ".nc":
