@@ -3,7 +3,10 @@
 python tests/sweep_worker.py OUT.nc --devices 4 [--loop]
 python tests/sweep_worker.py OUT.nc --process-id 0 --num-processes 2 --port 12345
 
---loop sweeps the refillable random walk `walk` in refilled lanes instead of `noisy_response`.
+--loop sweeps the refillable random walk `walk` in refilled lanes instead of `noisy_response`;
+--solve sweeps `two_solves` (batched LAPACK calls: the jaxlib 0.10 CPU deadlock) instead.
+--store PATH [--resume] writes (or resumes) a progress store; the result's attrs then record
+the chunks this process computed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,25 @@ def noisy_response(params, key):
         "draw": draws[0],
         "response": params["scale"] * jnp.sum(jnp.tanh(draws * params["shift"])),
     }
+
+
+def two_solves(params, key):
+    """Two independent ridge solves per point: batched LAPACK calls under vmap."""
+    import jax
+    import jax.numpy as jnp
+
+    total = 0.0
+    for j in range(2):
+        a = jax.random.normal(jax.random.fold_in(key, j), (60, 40))
+        gram = a.T @ a + params["scale"] * jnp.eye(40)
+        total = total + jnp.linalg.solve(gram, a.T @ jnp.ones(60)).sum()
+    return {"response": total}
+
+
+def solve_grid():
+    from theorytk import sweep
+
+    return sweep.Grid(scale=sweep.geomspace(0.1, 10.0, 8), seed=range(64))
 
 
 def worker_grid():
@@ -91,6 +113,10 @@ def main() -> None:
     parser.add_argument("--num-processes", type=int)
     parser.add_argument("--port", type=int)
     parser.add_argument("--loop", action="store_true")
+    parser.add_argument("--solve", action="store_true")
+    parser.add_argument("--chunk-size", type=int, default=11)
+    parser.add_argument("--store")
+    parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.devices}"
     import jax
@@ -105,20 +131,22 @@ def main() -> None:
         )
     from theorytk import sweep
 
+    computed = []
+    options = dict(
+        key=jax.random.key(7),
+        chunk_size=args.chunk_size,
+        progress=False,
+        store=args.store,
+        resume=args.resume,
+        on_chunk=lambda info: computed.append(info.chunk),
+    )
     if args.loop:
-        ds = sweep.run(
-            make_walk(),
-            walk_grid(),
-            key=jax.random.key(7),
-            config=40,
-            chunk_size=11,
-            lanes=WALK_LANES,
-            progress=False,
-        )
+        ds = sweep.run(make_walk(), walk_grid(), config=40, lanes=WALK_LANES, **options)
+    elif args.solve:
+        ds = sweep.run(two_solves, solve_grid(), **options)
     else:
-        ds = sweep.run(
-            noisy_response, worker_grid(), key=jax.random.key(7), chunk_size=11, progress=False
-        )
+        ds = sweep.run(noisy_response, worker_grid(), **options)
+    ds.attrs["computed_chunks"] = ",".join(map(str, computed))
     ds.attrs["n_devices"] = len(jax.devices())
     ds.attrs["n_local_devices"] = len(jax.local_devices())
     ds.attrs["process_count"] = jax.process_count()

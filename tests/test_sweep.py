@@ -20,7 +20,7 @@ from theorytk.sweep import Status
 
 WORKER = Path(__file__).with_name("sweep_worker.py")
 sys.path.insert(0, str(WORKER.parent))
-from sweep_worker import noisy_response, worker_grid  # noqa: E402
+from sweep_worker import noisy_response, solve_grid, two_solves, worker_grid  # noqa: E402
 
 
 def quadratic(params, key):
@@ -152,9 +152,27 @@ def test_four_devices_give_the_single_device_result(tmp_path):
     xr.testing.assert_equal(four.drop_attrs(), single.drop_attrs())
 
 
-def test_two_processes_under_jax_distributed_give_the_single_process_result(tmp_path):
+@pytest.mark.parametrize("devices", [2, 4])
+@pytest.mark.parametrize("chunk_size", [512, 256, 64])
+def test_batched_solves_on_several_devices_finish_and_match_one_device(
+    tmp_path, devices, chunk_size
+):
+    # jaxlib 0.10.x deadlocked here (batched LAPACK on the shared CPU pool); a hang fails the
+    # test at the timeout instead of blocking the suite
+    out = tmp_path / "solves.nc"
+    proc = run_worker(out, "--devices", str(devices), "--solve", "--chunk-size", str(chunk_size))
+    try:
+        log, _ = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"{devices} devices, chunks of {chunk_size}: the sweep hung")
+    assert proc.returncode == 0, log
+    single = sweep.run(two_solves, solve_grid(), key=jax.random.key(7), chunk_size=64)
+    xr.testing.assert_allclose(sweep.load(out).drop_attrs(), single.drop_attrs(), rtol=1e-12)
+
+
+def run_two_processes(outs: list[Path], *flags: str) -> list[xr.Dataset]:
     port = free_port()
-    outs = [tmp_path / f"host{i}.nc" for i in range(2)]
     procs = [
         run_worker(
             out,
@@ -166,17 +184,62 @@ def test_two_processes_under_jax_distributed_give_the_single_process_result(tmp_
             "2",
             "--port",
             str(port),
+            *[f.format(i=i) for f in flags],
         )
         for i, out in enumerate(outs)
     ]
     logs = [p.communicate(timeout=300)[0] for p in procs]
     assert all(p.returncode == 0 for p in procs), logs
+    return [sweep.load(out) for out in outs]
+
+
+def test_two_processes_under_jax_distributed_give_the_single_process_result(tmp_path):
+    outs = [tmp_path / f"host{i}.nc" for i in range(2)]
     single = sweep.run(noisy_response, worker_grid(), key=jax.random.key(7), chunk_size=11)
-    for out in outs:
-        gathered = sweep.load(out)
+    for gathered in run_two_processes(outs):
         assert gathered.attrs["process_count"] == 2 and gathered.attrs["n_devices"] == 4
         assert gathered.attrs["n_local_devices"] == 2
         xr.testing.assert_equal(gathered.drop_attrs(), single.drop_attrs())
+
+
+def test_two_processes_with_per_host_stores_return_every_point_and_one_owns_the_store(tmp_path):
+    # no shared filesystem: each host has its own path; only process 0 writes its store
+    outs = [tmp_path / f"host{i}.nc" for i in range(2)]
+    stores = [tmp_path / f"host{i}" / "sweep.zarr" for i in range(2)]
+    single = sweep.run(noisy_response, worker_grid(), key=jax.random.key(7), chunk_size=11)
+    runs = run_two_processes(outs, "--store", str(tmp_path / "host{i}" / "sweep.zarr"))
+    for gathered in runs:
+        xr.testing.assert_equal(gathered.drop_attrs(), single.drop_attrs())
+    assert stores[0].exists() and not stores[1].exists()
+    xr.testing.assert_equal(sweep.load(stores[0]).drop_attrs(), single.drop_attrs())
+
+
+def test_two_processes_resume_a_shared_store_computing_only_the_missing_chunks(tmp_path):
+    store = tmp_path / "shared.zarr"
+    grid = worker_grid()  # 90 points, 9 chunks of 11
+
+    def stop_after_three(info):
+        if info.chunk == 2:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        sweep.run(
+            noisy_response,
+            grid,
+            key=jax.random.key(7),
+            chunk_size=11,
+            store=store,
+            on_chunk=stop_after_three,
+        )
+    outs = [tmp_path / f"host{i}.nc" for i in range(2)]
+    runs = run_two_processes(outs, "--store", str(store), "--resume")
+    single = sweep.run(noisy_response, grid, key=jax.random.key(7), chunk_size=11)
+    for gathered in runs:
+        assert gathered.attrs["computed_chunks"] == "3,4,5,6,7,8"
+        xr.testing.assert_equal(gathered.drop_attrs(), single.drop_attrs())
+    xr.testing.assert_equal(sweep.load(store).drop_attrs(), single.drop_attrs())
+    again = run_two_processes(outs, "--store", str(store), "--resume")
+    assert [ds.attrs["computed_chunks"] for ds in again] == ["", ""]
 
 
 # --- failure as data ----------------------------------------------------------------------
@@ -203,6 +266,73 @@ def test_a_model_status_is_kept_and_takes_precedence():
 
 
 # --- bad input: clear errors before tracing -----------------------------------------------
+
+
+def test_grid_values_outside_the_declared_domain_are_rejected_before_tracing():
+    traced = []
+
+    @sweep.domain(rate=sweep.POSITIVE, width=sweep.POSITIVE_INTEGER)
+    def model(params):
+        traced.append(True)
+        return {"y": params["rate"] * params["width"]}
+
+    with pytest.raises(ValueError, match=r"'rate': values must be > 0, got -1, 0"):
+        sweep.run(model, sweep.Grid(rate=[-1.0, 0.0, 2.0], width=[1.0]))
+    with pytest.raises(ValueError, match=r"'width': values must be integers >= 1, got 16.5"):
+        sweep.run(model, sweep.Grid(rate=[1.0], width=[16.0, 16.5]))
+    with pytest.raises(ValueError, match=r"'width': values must be integers >= 1, got 0"):
+        sweep.run(model, sweep.Grid(rate=[1.0], width=sweep.static([0, 2])))
+    assert not traced
+    ds = sweep.run(model, sweep.Grid(rate=[0.5], width=[2.0, 3.0]))
+    np.testing.assert_allclose(ds["y"].values.ravel(), [1.0, 1.5])
+
+
+def test_domain_survives_refillable_and_is_checked_in_traced_code():
+    loop = sweep.Loop(
+        lambda p, k: (None, p["rate"]),
+        lambda d, s, n: s,
+        lambda d, s: True,
+        lambda d, r: {"y": r.state},
+        budget=1,
+    )
+
+    @sweep.domain(rate=sweep.UNIT_INTERVAL)
+    @sweep.refillable(lambda config: loop)
+    def model(params, key, *, config=None):
+        return sweep.run_loop(loop, params, key)
+
+    assert sweep.param_domain(model) == {"rate": sweep.UNIT_INTERVAL}
+    with pytest.raises(ValueError, match=r"values must be in \[0, 1\], got 1.5"):
+        sweep.run(model, sweep.Grid(rate=[0.5, 1.5]), key=KEY)
+    check = jax.vmap(lambda r: sweep.valid_params(sweep.param_domain(model), {"rate": r}))
+    np.testing.assert_array_equal(
+        check(jnp.array([-0.1, 0.0, 1.0, 1.1])), [False, True, True, False]
+    )
+
+
+def test_a_constraint_must_be_a_constraint():
+    with pytest.raises(TypeError, match="needs a sweep.Constraint"):
+        sweep.domain(rate="> 0")
+
+
+def test_repeated_axis_values_are_rejected():
+    with pytest.raises(ValueError, match=r"axis 'T' repeats the values \[0.1\]"):
+        sweep.Grid(T=[0.1, 0.2, 0.1])
+
+
+def test_a_dict_in_place_of_a_grid_is_rejected():
+    with pytest.raises(TypeError, match="grid must be a sweep.Grid, got dict"):
+        sweep.run(quadratic, {"a": [1.0], "b": [1.0]}, key=KEY)
+
+
+def test_a_string_metric_is_rejected_with_a_message():
+    with pytest.raises(TypeError, match="dict of numeric scalars"):
+        sweep.run(lambda p: {"y": "high"}, sweep.Grid(a=[1.0]))
+
+
+def test_loading_a_missing_result_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no sweep result at"):
+        sweep.load(tmp_path / "missing.zarr")
 
 
 def test_empty_axis_is_rejected():
@@ -318,8 +448,65 @@ def test_an_interrupted_sweep_resumes_with_only_the_missing_chunks(tmp_path):
 def test_resuming_a_different_sweep_is_refused(tmp_path):
     store = tmp_path / "sweep.zarr"
     sweep.run(quadratic, GRID, key=KEY, store=store)
-    with pytest.raises(ValueError, match="holds a different sweep"):
+    with pytest.raises(sweep.ResumeError, match="holds a different sweep"):
         sweep.run(quadratic, GRID, key=jax.random.key(1), store=store, resume=True)
+
+
+def make_model(exponent):
+    def model(params, key):  # same module and name whatever the body computes
+        return {"loss": params["a"] ** exponent + jax.random.normal(key)}
+
+    return model
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_resume_refuses_a_store_written_by_a_changed_model_body(tmp_path, finished):
+    store = tmp_path / "sweep.zarr"
+    grid = sweep.Grid(a=sweep.linspace(0.0, 1.0, 8))
+
+    def stop(info):
+        raise Interrupt
+
+    old = make_model(2)
+    if finished:
+        sweep.run(old, grid, key=KEY, chunk_size=2, store=store)
+    else:
+        with pytest.raises(Interrupt):
+            sweep.run(old, grid, key=KEY, chunk_size=2, store=store, on_chunk=stop)
+    with pytest.raises(sweep.ResumeError, match="computation"):
+        sweep.run(make_model(3), grid, key=KEY, chunk_size=2, store=store, resume=True)
+    resumed = sweep.run(old, grid, key=KEY, chunk_size=2, store=store, resume=True)
+    xr.testing.assert_equal(resumed, sweep.run(old, grid, key=KEY))
+
+
+def test_resume_accepts_another_chunk_size_and_recomputes_only_unfinished_points(tmp_path):
+    store = tmp_path / "sweep.zarr"
+    grid = worker_grid()  # 90 points
+    computed = []
+
+    def stop_after_four(info):  # chunks of 10: points 0..39 stored
+        computed.append(info.chunk)
+        if len(computed) == 4:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        sweep.run(
+            noisy_response, grid, key=KEY, chunk_size=10, store=store, on_chunk=stop_after_four
+        )
+    computed.clear()
+    resumed = sweep.run(
+        noisy_response,
+        grid,
+        key=KEY,
+        chunk_size=25,
+        store=store,
+        resume=True,
+        on_chunk=lambda info: computed.append(info.chunk),
+    )
+    assert computed == [1, 2, 3]  # chunk 0 (points 0..24) was stored; 25..49 is partly
+    xr.testing.assert_equal(
+        resumed.drop_attrs(), sweep.run(noisy_response, grid, key=KEY).drop_attrs()
+    )
 
 
 # --- progress, reductions -----------------------------------------------------------------

@@ -21,7 +21,7 @@ from ._loop import Loop, LoopResult, refillable, reparametrise, run_loop, run_un
 from ._reduce import seed_mean
 from ._run import DEFAULT_LANES, ChunkInfo, run
 from ._status import Status
-from ._store import load, save
+from ._store import ResumeError, load, save
 
 __all__ = [
     "DEFAULT_LANES",
@@ -36,6 +36,7 @@ __all__ = [
     "Grid",
     "Loop",
     "LoopResult",
+    "ResumeError",
     "StaticValues",
     "Status",
     "domain",

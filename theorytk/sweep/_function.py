@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.extend
 import numpy as np
 
 from ._grid import Grid
@@ -105,6 +107,7 @@ class MetricSpec:
 
     dtypes: dict[str, np.dtype]
     reports_status: bool
+    computation: str = ""  # a digest of the traced computation (jaxpr and constants)
 
 
 _INSPECTED: dict[tuple, MetricSpec] = {}
@@ -151,7 +154,7 @@ def _inspect(
             read.update(params.read)
 
     try:
-        out = jax.eval_shape(traced, structs, key)
+        jaxpr, out = jax.make_jaxpr(traced, return_shape=True)(structs, key)
     except TypeError as error:
         if "is not a valid JAX type" not in str(error):
             raise
@@ -170,10 +173,25 @@ def _inspect(
             f"the swept function does not read the grid axes {unread}; it reads {sorted(read)}. "
             f"Every axis must be a parameter the function takes (only {SEED_AXIS!r} may be unread)."
         )
-    return _metric_spec(out)
+    return _metric_spec(out, computation_digest(jaxpr))
 
 
-def _metric_spec(out: Any) -> MetricSpec:
+def computation_digest(jaxpr: jax.extend.core.ClosedJaxpr) -> str:
+    """SHA-256 of a traced computation: the jaxpr's text and the bytes of its constants.
+
+    Two functions with the same digest compute the same thing on the same inputs, so a
+    resumed sweep refuses a store written by a model whose body has changed since.
+    """
+    digest = hashlib.sha256(str(jaxpr.jaxpr).encode())
+    for const in jaxpr.consts:
+        if jax.dtypes.issubdtype(getattr(const, "dtype", None), jax.dtypes.prng_key):
+            const = jax.random.key_data(const)
+        array = np.asarray(const)
+        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    return digest.hexdigest()
+
+
+def _metric_spec(out: Any, computation: str) -> MetricSpec:
     if not isinstance(out, Mapping):
         got = f"an array of shape {out.shape}" if hasattr(out, "shape") else type(out).__name__
         raise TypeError(
@@ -194,7 +212,7 @@ def _metric_spec(out: Any) -> MetricSpec:
             dtypes[name] = np.dtype(value.dtype)
     if not dtypes:
         raise TypeError("the swept function returned no metrics; return at least one scalar")
-    return MetricSpec(dtypes, "status" in out)
+    return MetricSpec(dtypes, "status" in out, computation)
 
 
 def canonical_dtype(values: np.ndarray) -> np.dtype:

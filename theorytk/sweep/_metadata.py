@@ -1,4 +1,4 @@
-"""Provenance of a sweep result: config, versions, git revision, and a fingerprint."""
+"""Provenance of a sweep result: config, versions, git revision, devices, and a fingerprint."""
 
 from __future__ import annotations
 
@@ -19,19 +19,29 @@ from ._grid import Grid
 def provenance(
     config: Any, swept: SweptFunction, grid: Grid, key: jax.Array, chunk_size: int, spec: MetricSpec
 ) -> dict[str, Any]:
-    """Attrs for a sweep result. `fingerprint` identifies the sweep for resuming."""
+    """Attrs for a sweep result. `fingerprint` identifies the sweep for resuming.
+
+    The fingerprint covers what determines the results: the traced computation of the
+    function (`MetricSpec.computation`, a digest of its jaxpr and constants), its config,
+    the grid, the key and the metrics. It leaves out the chunk size and the devices, which
+    do not change any point's result.
+    """
     attrs = {
         "function": swept.name,
+        "computation": spec.computation,
         "config": repr(config),
         "static_axes": ",".join(a.name for a in grid.static_axes),
         "key": _key_text(key),
         "chunk_size": int(chunk_size),
+        "n_devices": jax.device_count(),
+        "n_processes": jax.process_count(),
+        "backend": jax.default_backend(),
         "theorytk_version": _version("theorytk"),
         "jax_version": jax.__version__,
         "git_revision": git_revision(),
     }
     digest = hashlib.sha256()
-    for name in ("function", "config", "static_axes", "key", "chunk_size"):
+    for name in ("computation", "config", "static_axes", "key"):
         digest.update(f"{name}={attrs[name]};".encode())
     for axis in grid.axes:
         digest.update(f"{axis.name}:{axis.values.dtype}:".encode() + axis.values.tobytes())

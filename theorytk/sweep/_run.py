@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -12,6 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 import xarray as xr
+from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
 from theorytk._validation import check_integer
@@ -23,7 +25,7 @@ from ._grid import Grid
 from ._loop import loop_factory
 from ._metadata import provenance
 from ._status import STATUS_CODES
-from ._store import ProgressStore, load, remove, save
+from ._store import ProgressStore, ResumeError, check_fingerprint, load, remove, save
 
 DEFAULT_LANES = 64
 
@@ -99,8 +101,6 @@ def run(
     spec = inspect_function(swept, grid, first_static, key)
     attrs = provenance(config, swept, grid, key, chunk_size, spec)
     store = None if store is None else Path(store)
-    if store is not None and resume and store.exists():
-        return _load_finished(store, attrs)
     results = _run_all(
         swept,
         grid,
@@ -157,14 +157,69 @@ def _partial_path(store: Path) -> Path:
     return store.with_name(store.name + ".partial")
 
 
-def _load_finished(store: Path, attrs: dict[str, Any]) -> xr.Dataset:
-    ds = load(store)
-    if ds.attrs.get("fingerprint") != attrs["fingerprint"]:
-        raise ValueError(
-            f"cannot resume from {str(store)!r}: it holds a different sweep (grid, key, chunk "
-            "size, config or function differ); use resume=False to start over"
-        )
-    return ds
+Flat = dict[str, np.ndarray]  # name -> values shaped (static combinations, dynamic points)
+
+
+def _empty_results(spec: MetricSpec, shape: tuple[int, int]) -> Flat:
+    results = {n: np.empty(shape, d) for n, d in spec.dtypes.items()}
+    results["status"] = np.zeros(shape, np.int8)
+    return results
+
+
+def _open_store(
+    store: Path,
+    fingerprint: str,
+    grid: Grid,
+    chunk_size: int,
+    spec: MetricSpec,
+    resume: bool,
+) -> tuple[ProgressStore | None, np.ndarray, Flat]:
+    """On the owning process: the progress store, which points are done, and their values.
+
+    A finished store (a previous run's Dataset) counts as every point done; a partial one
+    as the points it flags done; without `resume` everything starts over.
+    """
+    names = list(spec.dtypes)
+    if resume and store.exists():
+        finished = load(store)
+        check_fingerprint(store, finished.attrs.get("fingerprint"), fingerprint)
+        values = {n: _flatten(finished[n], grid) for n in [*names, "status"]}
+        return None, np.ones(values["status"].shape, bool), values
+    n_dynamic = math.prod(len(a) for a in grid.dynamic_axes)
+    shape = (grid.size // n_dynamic, n_dynamic)
+    writer = ProgressStore.open(
+        _partial_path(store), fingerprint, shape, chunk_size, spec.dtypes, resume
+    )
+    done, values = writer.read(names)
+    return writer, done, values
+
+
+def _flatten(da: xr.DataArray, grid: Grid) -> np.ndarray:
+    """A result variable as (static combinations, dynamic points): `_to_dataset` undone."""
+    order = [a.name for a in grid.static_axes] + [a.name for a in grid.dynamic_axes]
+    n_dynamic = math.prod(len(a) for a in grid.dynamic_axes)
+    return da.transpose(*order).values.reshape(-1, n_dynamic)
+
+
+def _shared_from_owner(
+    done: np.ndarray, values: Flat, failure: str | None
+) -> tuple[np.ndarray, Flat]:
+    """Every process gets process 0's view of the store (a no-op on one process).
+
+    Only process 0 reads or writes the store, so hosts without a shared filesystem (or
+    with one, without racing) agree on what is done; a refusal on process 0 is raised on
+    every process rather than leaving the others waiting in a collective.
+    """
+    if jax.process_count() == 1:
+        if failure is not None:
+            raise ResumeError(failure)
+        return done, values
+    refused = multihost_utils.broadcast_one_to_all(np.int32(failure is not None))
+    if int(refused):
+        raise ResumeError(failure or "process 0 refused to resume the store (see its error)")
+    done = np.array(multihost_utils.broadcast_one_to_all(done))
+    values = {k: np.array(v) for k, v in multihost_utils.broadcast_one_to_all(values).items()}
+    return done, values
 
 
 def _run_all(
@@ -180,55 +235,55 @@ def _run_all(
     devices: Sequence[jax.Device] | None,
     on_chunk: Callable[[ChunkInfo], None] | None,
     lanes: int | None,
-) -> dict[str, np.ndarray]:
-    """Compute every point; return flat arrays shaped (static combinations, dynamic points)."""
+) -> Flat:
+    """Compute every point not already stored; return flat arrays shaped (static, dynamic)."""
     n_dynamic = int(np.prod([len(a) for a in grid.dynamic_axes], dtype=np.int64))
-    n_static = grid.size // n_dynamic
+    shape = (grid.size // n_dynamic, n_dynamic)
     chunk_size = min(chunk_size, n_dynamic)
-    names = list(spec.dtypes)
-    writer = None
+    writer, done, results = None, np.zeros(shape, bool), _empty_results(spec, shape)
     if store is not None:
-        writer = ProgressStore.open(
-            _partial_path(store),
-            fingerprint,
-            (n_static, n_dynamic),
-            chunk_size,
-            spec.dtypes,
-            resume,
-        )
-    results = {n: np.empty((n_static, n_dynamic), d) for n, d in spec.dtypes.items()}
-    results["status"] = np.zeros((n_static, n_dynamic), np.int8)
+        failure = None
+        if jax.process_index() == 0:
+            try:
+                writer, done, results = _open_store(
+                    store, fingerprint, grid, chunk_size, spec, resume
+                )
+            except ResumeError as error:
+                failure = str(error)
+        done, results = _shared_from_owner(done, results, failure)
     mesh = point_mesh(None if devices is None else list(devices))
     length = padded_length(chunk_size, mesh.size)
     n_chunks = -(-n_dynamic // chunk_size)
     show = progress and sys.stderr.isatty() and jax.process_index() == 0
     with tqdm(total=grid.size, unit="pt", unit_scale=True, disable=not show) as bar:
         for static_index, (indices, static_params) in enumerate(grid.static_points()):
-            done = writer.done(static_index) if writer else np.zeros(n_chunks, bool)
-            bar.update(int(sum(_chunk_len(c, chunk_size, n_dynamic) for c in np.flatnonzero(done))))
-            todo = [c for c in range(n_chunks) if not done[c]]
+            todo = [
+                c
+                for c in range(n_chunks)
+                if not done[static_index, _span(c, chunk_size, n_dynamic)].all()
+            ]
+            bar.update(n_dynamic - sum(_chunk_len(c, chunk_size, n_dynamic) for c in todo))
             if not todo:
                 continue
-            run_chunk = compile_chunk(swept, static_params, key, names, mesh, lanes)
+            run_chunk = compile_chunk(swept, static_params, key, list(spec.dtypes), mesh, lanes)
             for chunk in todo:
                 start = chunk * chunk_size
                 stop = min(start + chunk_size, n_dynamic)
                 local = _padded_range(start, stop, length)
-                values = _dynamic_values(grid, local)
-                out = run_chunk(values, _flat_index(grid, indices, local))
+                out = run_chunk(_dynamic_values(grid, local), _flat_index(grid, indices, local))
                 out = {k: v[: stop - start] for k, v in out.items()}
                 for k, v in out.items():
                     results[k][static_index, start:stop] = v
-                if writer is not None and jax.process_index() == 0:
-                    writer.write(static_index, chunk, start, out)
+                if writer is not None:
+                    writer.write(static_index, start, out)
                 bar.update(stop - start)
                 if on_chunk is not None:
                     on_chunk(ChunkInfo(static_params, chunk, n_chunks, stop - start))
-            if writer is not None:
-                stored = writer.read(names)
-                for k in results:
-                    results[k][static_index] = stored[k][static_index]
     return results
+
+
+def _span(chunk: int, chunk_size: int, n_dynamic: int) -> slice:
+    return slice(chunk * chunk_size, min((chunk + 1) * chunk_size, n_dynamic))
 
 
 def _chunk_len(chunk: int, chunk_size: int, n_dynamic: int) -> int:

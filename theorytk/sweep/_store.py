@@ -24,7 +24,10 @@ def save(ds: xr.Dataset, path: str | os.PathLike) -> Path:
             # string labels (e.g. a "family" axis) are fixed-length unicode, which zarr-python
             # writes and reads back fine but warns about: v3 has no formal spec for that dtype yet
             warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification")
-            ds.to_zarr(path, mode="w", consolidated=False)
+            # consolidated metadata (one read opens the store, no warning in xr.open_zarr) is
+            # not yet in the v3 spec, which zarr-python says on every write
+            warnings.filterwarnings("ignore", message="Consolidated metadata is currently not")
+            ds.to_zarr(path, mode="w", consolidated=True)
     elif path.suffix == ".nc":
         ds.to_netcdf(path, engine="h5netcdf")
     else:
@@ -38,18 +41,23 @@ def load(path: str | os.PathLike) -> xr.Dataset:
     if not path.exists():
         raise FileNotFoundError(f"no sweep result at {str(path)!r}")
     if path.suffix == ".zarr":
-        return xr.load_dataset(path, engine="zarr", consolidated=False)
+        return xr.load_dataset(path, engine="zarr")
     if path.suffix == ".nc":
         return xr.load_dataset(path, engine="h5netcdf")
     raise ValueError(f"load needs a path ending in .zarr or .nc, got {str(path)!r}")
+
+
+class ResumeError(ValueError):
+    """A store holds a different sweep than the one asked for (so it cannot be resumed)."""
 
 
 class ProgressStore:
     """Flat per-point results of an unfinished sweep, kept in a zarr group.
 
     Layout: one array per metric and `status`, shaped (static combinations, dynamic
-    points) with one zarr chunk per sweep chunk, and `chunk_done`, a flag per sweep
-    chunk written after its values, so a chunk counts as done only once fully stored.
+    points), and `done`, a flag per point written after its values, so a point counts as
+    done only once fully stored. Flags are per point, not per chunk, so a sweep can be
+    resumed with another chunk size (a point's result does not depend on it).
     """
 
     def __init__(self, group: zarr.Group):
@@ -67,44 +75,38 @@ class ProgressStore:
     ) -> ProgressStore:
         if path.exists() and resume:
             group = zarr.open_group(path, mode="a")
-            found = group.attrs.get("fingerprint")
-            if found != fingerprint:
-                raise ValueError(
-                    f"cannot resume from {str(path)!r}: it holds a different sweep (grid, key, "
-                    "chunk size, config or function differ); use resume=False to start over"
-                )
+            check_fingerprint(path, group.attrs.get("fingerprint"), fingerprint)
             return cls(group)
         if path.exists():
             shutil.rmtree(path)
         group = zarr.open_group(path, mode="w")
-        n_chunks = -(-shape[1] // chunk_size)
-        for name, dtype in {**dtypes, "status": np.dtype(np.int8)}.items():
+        chunks = (1, min(chunk_size, shape[1]))
+        for name, dtype in {**dtypes, "status": np.dtype(np.int8), "done": np.dtype(bool)}.items():
             fill = np.nan if np.issubdtype(dtype, np.floating) else 0
-            group.create_array(
-                name, shape=shape, chunks=(1, chunk_size), dtype=dtype, fill_value=fill
-            )
-        group.create_array(
-            "chunk_done",
-            shape=(shape[0], n_chunks),
-            chunks=(1, n_chunks),
-            dtype=bool,
-            fill_value=False,
-        )
+            group.create_array(name, shape=shape, chunks=chunks, dtype=dtype, fill_value=fill)
         group.attrs["fingerprint"] = fingerprint
         return cls(group)
 
-    def done(self, static_index: int) -> np.ndarray:
-        return np.asarray(self.group["chunk_done"][static_index])
-
-    def write(
-        self, static_index: int, chunk: int, start: int, values: dict[str, np.ndarray]
-    ) -> None:
+    def write(self, static_index: int, start: int, values: dict[str, np.ndarray]) -> None:
+        stop = start + len(values["status"])
         for name, value in values.items():
-            self.group[name][static_index, start : start + len(value)] = value
-        self.group["chunk_done"][static_index, chunk] = True
+            self.group[name][static_index, start:stop] = value
+        self.group["done"][static_index, start:stop] = True
 
-    def read(self, names: list[str]) -> dict[str, np.ndarray]:
-        return {name: np.asarray(self.group[name][...]) for name in [*names, "status"]}
+    def read(self, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(done flags, values) of every point; values of points not done are fill values."""
+        values = {name: np.asarray(self.group[name][...]) for name in [*names, "status"]}
+        return np.asarray(self.group["done"][...]), values
+
+
+def check_fingerprint(path: Path, found: str | None, expected: str) -> None:
+    """ResumeError unless the store at `path` was written by the sweep with `expected`."""
+    if found != expected:
+        raise ResumeError(
+            f"cannot resume from {str(path)!r}: it holds a different sweep (the function's "
+            "computation, its config, the grid, the key or the metrics differ); use "
+            "resume=False to start over"
+        )
 
 
 def remove(path: Path) -> None:
