@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import contextvars
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,17 @@ import xarray as xr
 from theorytk import fit, sweep
 
 
+class UsageError(Exception):
+    """A command line the experiment cannot run: reported in one line, exit code 2."""
+
+
 @dataclass(frozen=True)
 class Options:
-    """Run options shared by all experiments (from the command line)."""
+    """Run options shared by all experiments (from the command line).
+
+    `settings` holds the experiment's static settings (`Experiment.settings`) with the
+    command line's `--set NAME=VALUE` overrides applied.
+    """
 
     out: Path
     seeds: int
@@ -24,6 +34,12 @@ class Options:
     resume: bool
     quick: bool
     progress: bool = True
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def no_settings(quick: bool) -> dict[str, Any]:
+    """An experiment without static settings."""
+    return {}
 
 
 @dataclass(frozen=True)
@@ -31,6 +47,8 @@ class Experiment:
     """A named experiment: its default axes and how to run it.
 
     `axes(quick)` gives the default dynamic axes (overridable with --grid NAME=...);
+    `settings(quick)` the static settings (width, depth, batch size, a list of sizes, ...;
+    overridable with --set NAME=VALUE, parsed to the type of the default);
     `run(axes, options)` computes, writes its files to `options.out`, and returns the
     one-line summary the CLI prints.
     """
@@ -40,10 +58,49 @@ class Experiment:
     axes: Callable[[bool], dict[str, np.ndarray]]
     run: Callable[[dict[str, np.ndarray], Options], str]
     default_seeds: Callable[[bool], int]
+    settings: Callable[[bool], dict[str, Any]] = no_settings
+
+
+_PROVENANCE: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
+    "provenance", default=()
+)
+
+
+@contextmanager
+def provenance(**attrs: Any) -> Iterator[None]:
+    """Attrs (experiment, command line, time, ...) that `save_both` adds to every file."""
+    token = _PROVENANCE.set((*_PROVENANCE.get(), *attrs.items()))
+    try:
+        yield
+    finally:
+        _PROVENANCE.reset(token)
+
+
+# long names of the metrics the models share, for files read without theorytk
+LONG_NAMES = {
+    "test_mse": "test mean squared error",
+    "train_mse": "training mean squared error",
+    "test_error": "test classification error",
+    "train_error": "training classification error",
+    "kappa": "effective ridge (eigenframework kappa)",
+    "steps": "training steps",
+    "status": "point status (see attrs codes)",
+}
 
 
 def save_both(ds: xr.Dataset, out: Path, name: str) -> list[Path]:
-    """Write `ds` as NAME.zarr and NAME.nc under `out`; return the paths."""
+    """Write `ds` as NAME.zarr and NAME.nc under `out`, with the run's provenance attrs.
+
+    Variables named in `LONG_NAMES` (and their `theory_`, `_sem` variants) get a
+    `long_name` attribute unless they have one. Returns the paths.
+    """
+    ds = ds.assign_attrs({k: str(v) for k, v in _PROVENANCE.get()})
+    for var in ds.data_vars.values():
+        base = str(var.name).removeprefix("theory_").removesuffix("_sem")
+        if base in LONG_NAMES and "long_name" not in var.attrs:
+            prefix = "theory: " if str(var.name).startswith("theory_") else ""
+            suffix = " (standard error)" if str(var.name).endswith("_sem") else ""
+            var.attrs["long_name"] = prefix + LONG_NAMES[base] + suffix
     return [sweep.save(ds, out / f"{name}{suffix}") for suffix in (".zarr", ".nc")]
 
 
@@ -74,15 +131,33 @@ def run_simulation(
 
 
 def check_positive(axes: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
-    """ValueError (the CLI's exit 2) naming the first of `names` with a value <= 0."""
+    """UsageError (the CLI's exit 2) naming the first of `names` with a value <= 0."""
     for name in names:
         if np.any(axes[name] <= 0):
-            raise ValueError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
+            raise UsageError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
 
 
-def integer_sizes(ratios: np.ndarray, unit: int) -> np.ndarray:
-    """The distinct integers round(ratio * unit) >= 1 of the requested ratios (e.g. n/d)."""
-    return np.unique(np.maximum(np.round(ratios * unit), 1).astype(int))
+def integer_sizes(ratios: np.ndarray, unit: int, name: str = "n_over_d") -> np.ndarray:
+    """The integers round(ratio * unit) of the requested ratios (e.g. n = (n/d) d).
+
+    UsageError (never a silent change of the grid) if a ratio gives a size below 1 or two
+    ratios give the same size.
+    """
+    sizes = np.round(np.asarray(ratios) * unit).astype(int)
+    if sizes.min() < 1:
+        raise UsageError(
+            f"--grid {name}: values must be >= {0.5 / unit:g} (times {unit} they give sizes "
+            f"below 1), got {np.asarray(ratios)[sizes < 1].tolist()}"
+        )
+    values, counts = np.unique(sizes, return_counts=True)
+    repeated = values[counts > 1]
+    if repeated.size:
+        clash = np.asarray(ratios)[np.isin(sizes, repeated)].tolist()
+        raise UsageError(
+            f"--grid {name}: values {clash} round to the same sizes {repeated.tolist()} "
+            f"(at {unit} per unit); space them further apart"
+        )
+    return np.sort(sizes)
 
 
 def with_ratio_axis(ds: xr.Dataset, dim: str, unit: int, name: str, long_name: str) -> xr.Dataset:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+import types
+import warnings
+
+import jax
 import numpy as np
 import pytest
+import xarray as xr
 
 from experiments import phase_diagram
+from experiments._experiment import Experiment, run_simulation, save_both
 from theorytk import sweep
 
 
@@ -89,3 +96,153 @@ def test_quick_run_writes_png_and_data_and_resumes(tmp_path, capsys):
     assert phase_diagram.main([*args, "--resume"]) == 0
     again = sweep.load(tmp_path / "ridge.nc")
     np.testing.assert_array_equal(again["test_mse"].values, ds["test_mse"].values)
+
+
+# --- a CLI that loses nothing and says what happened ---------------------------------------
+
+
+def fake_experiment(monkeypatch, run, settings=None):
+    """Register an experiment 'fake' whose run is `run(axes, options)`."""
+    module = types.ModuleType("fake_experiment")
+    module.EXPERIMENT = Experiment(
+        name="fake",
+        summary="a test double",
+        axes=lambda quick: {"x": np.array([1.0, 2.0])},
+        run=run,
+        default_seeds=lambda quick: 1,
+        settings=settings or (lambda quick: {}),
+    )
+    monkeypatch.setitem(sys.modules, "fake_experiment", module)
+    monkeypatch.setitem(phase_diagram.EXPERIMENTS, "fake", "fake_experiment")
+
+
+def write_result(axes, options):
+    ds = xr.Dataset({"y": ("x", axes["x"] ** 2)}, coords={"x": axes["x"]})
+    save_both(ds, options.out, "fake")
+    return f"settings {dict(options.settings)}"
+
+
+def test_a_bug_inside_an_experiment_keeps_its_traceback(monkeypatch, tmp_path):
+    def broken(axes, options):
+        raise ValueError("an internal bug, not a usage error")
+
+    fake_experiment(monkeypatch, broken)
+    with pytest.raises(ValueError, match="an internal bug"):
+        phase_diagram.main(["fake", "--out", str(tmp_path)])
+
+
+def test_an_out_path_that_is_a_file_exits_2_before_computing(monkeypatch, tmp_path, capsys):
+    ran = []
+    fake_experiment(monkeypatch, lambda axes, options: ran.append(1) or "")
+    target = tmp_path / "a_file"
+    target.write_text("")
+    for out in (target, target / "sub"):
+        assert phase_diagram.main(["fake", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("phase_diagram: error: --out") and "\n" not in err
+    assert not ran
+
+
+def test_a_rerun_into_earlier_results_needs_resume_or_overwrite(monkeypatch, tmp_path, capsys):
+    fake_experiment(monkeypatch, write_result)
+    args = ["fake", "--out", str(tmp_path)]
+    assert phase_diagram.main(args) == 0
+    assert phase_diagram.main(args) == 2
+    err = capsys.readouterr().err
+    assert "already holds fake results" in err and "--resume" in err and "--overwrite" in err
+    assert phase_diagram.main([*args, "--overwrite"]) == 0
+    assert phase_diagram.main([*args, "--resume"]) == 0
+    assert phase_diagram.main([*args, "--resume", "--overwrite"]) == 2
+
+
+def test_files_record_experiment_command_time_and_devices(monkeypatch, tmp_path):
+    fake_experiment(monkeypatch, write_result)
+    assert phase_diagram.main(["fake", "--out", str(tmp_path), "--grid", "x=1,3"]) == 0
+    for suffix in (".nc", ".zarr"):
+        attrs = sweep.load(tmp_path / f"fake{suffix}").attrs
+        assert attrs["experiment"] == "fake"
+        assert attrs["command"].endswith("fake --out " + str(tmp_path) + " --grid x=1,3")
+        assert attrs["created"].startswith("20") and attrs["n_devices"] == str(jax.device_count())
+        assert attrs["n_processes"] == "1"
+
+
+def test_zarr_results_open_without_a_consolidation_warning(monkeypatch, tmp_path):
+    fake_experiment(monkeypatch, write_result)
+    assert phase_diagram.main(["fake", "--out", str(tmp_path)]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        xr.open_zarr(tmp_path / "fake.zarr").close()
+
+
+def test_ctrl_c_prints_one_line_with_the_resume_command(monkeypatch, tmp_path, capsys):
+    def interrupted(axes, options):
+        raise KeyboardInterrupt
+
+    fake_experiment(monkeypatch, interrupted)
+    assert phase_diagram.main(["fake", "--out", str(tmp_path), "--seeds", "2"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(tmp_path / "checkpoints") in err
+    assert err.endswith(f"fake --out {tmp_path} --seeds 2 --resume")
+
+
+def test_a_grid_axis_given_twice_exits_2(capsys):
+    assert phase_diagram.main(["ridge", "--grid", "ridge=1,2", "--grid", "ridge=3,4"]) == 2
+    assert "given twice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec", ["x=1,2,1", "x=1,nan"])
+def test_repeated_or_non_finite_grid_values_exit_2(monkeypatch, spec, capsys):
+    fake_experiment(monkeypatch, write_result)
+    assert phase_diagram.main(["fake", "--grid", spec]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("phase_diagram: error: axis 'x'") and "\n" not in err
+
+
+def test_set_overrides_settings_with_the_type_of_the_default(monkeypatch, tmp_path, capsys):
+    defaults = {"width": 32, "alpha": 1.5, "data": "chi", "P": (128, 256)}
+    fake_experiment(monkeypatch, write_result, settings=lambda quick: dict(defaults))
+    args = ["fake", "--out", str(tmp_path), "--set", "width=128", "--set", "P=64,512,1024"]
+    assert phase_diagram.main([*args, "--set", "data=digits"]) == 0
+    out = capsys.readouterr().out
+    assert "'width': 128" in out and "'P': (64, 512, 1024)" in out and "'data': 'digits'" in out
+    assert "'alpha': 1.5" in out
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("depth=3", "has no setting 'depth'; its settings are width"),
+        ("width=16.5", "width takes a int, e.g. width=32"),
+        ("width", "expected NAME=VALUE"),
+    ],
+)
+def test_bad_settings_exit_2_with_one_line(monkeypatch, spec, message, capsys):
+    fake_experiment(monkeypatch, write_result, settings=lambda quick: {"width": 32})
+    assert phase_diagram.main(["fake", "--set", spec]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+def test_resuming_a_changed_run_names_the_cli_flag(monkeypatch, tmp_path, capsys):
+    def run_sweep(axes, options):
+        ds = run_simulation(
+            lambda p, key: {"y": p["x"] * jax.random.normal(key)},
+            sweep.Grid(x=axes["x"]),
+            options,
+            "fake",
+        )
+        save_both(ds, options.out, "fake")
+        return "done"
+
+    fake_experiment(monkeypatch, run_sweep)
+    assert phase_diagram.main(["fake", "--out", str(tmp_path)]) == 0
+    assert phase_diagram.main(["fake", "--out", str(tmp_path), "--resume", "--grid", "x=1,5"]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "resume=False" not in err
+
+
+def test_a_ratio_that_rounds_to_size_zero_or_collides_exits_2(capsys, tmp_path):
+    for spec, message in (("n_over_d=0.001,1", "give sizes below 1"), ("n_over_d=1,1.001", "same")):
+        args = ["ridge", "--quick", "--out", str(tmp_path), "--grid", spec]
+        assert phase_diagram.main(args) == 2
+        assert message in capsys.readouterr().err

@@ -22,6 +22,10 @@ import numpy as np
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class GridError(ValueError):
+    """A grid value the sweep cannot accept (outside the model's domain, repeated, ...)."""
+
+
 class Constraint(NamedTuple):
     """An allowed set of values for one parameter.
 
@@ -80,7 +84,7 @@ def check_values(constraints: Mapping[str, Constraint], values: Mapping[str, Any
         array = np.asarray(values[name])
         bad = array[~np.asarray(constraint.test(array), bool)]
         if bad.size:
-            raise ValueError(
+            raise GridError(
                 f"grid axis {name!r}: values must be {constraint.description}, got "
                 f"{_show(bad)} (the model's declared domain; change the grid values)"
             )

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from ._domain import GridError
+
 
 @dataclass(frozen=True)
 class StaticValues:
@@ -29,7 +31,7 @@ def static(values: Iterable[Any]) -> StaticValues:
 def geomspace(start: float, stop: float, num: int) -> np.ndarray:
     """`num` geometrically spaced values from `start` to `stop` (both included, both > 0)."""
     if not (start > 0 and stop > 0):
-        raise ValueError(f"geomspace needs start > 0 and stop > 0, got start={start}, stop={stop}")
+        raise GridError(f"geomspace needs start > 0 and stop > 0, got start={start}, stop={stop}")
     _check_num(num)
     return np.geomspace(start, stop, num)
 
@@ -42,7 +44,7 @@ def linspace(start: float, stop: float, num: int) -> np.ndarray:
 
 def _check_num(num: int) -> None:
     if not (isinstance(num, (int, np.integer)) and num >= 1):
-        raise ValueError(f"the number of grid values must be an integer >= 1, got {num!r}")
+        raise GridError(f"the number of grid values must be an integer >= 1, got {num!r}")
 
 
 @dataclass(frozen=True)
@@ -59,26 +61,26 @@ class Axis:
 
 def _as_axis(name: Any, values: Any) -> Axis:
     if not isinstance(name, str) or not name.isidentifier():
-        raise ValueError(f"axis names must be identifiers, got {name!r}")
+        raise GridError(f"axis names must be identifiers, got {name!r}")
     is_static = isinstance(values, StaticValues)
     raw = values.values if is_static else values
     if isinstance(raw, range):
         raw = list(raw)
     array = np.asarray(raw)
     if array.ndim != 1:
-        raise ValueError(f"axis {name!r} must be a 1-D sequence of values, got shape {array.shape}")
+        raise GridError(f"axis {name!r} must be a 1-D sequence of values, got shape {array.shape}")
     if array.size == 0:
-        raise ValueError(f"axis {name!r} is empty; every axis needs at least one value")
+        raise GridError(f"axis {name!r} is empty; every axis needs at least one value")
     if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise ValueError(f"axis {name!r} must hold real numbers, got dtype {array.dtype}")
+        raise GridError(f"axis {name!r} must hold real numbers, got dtype {array.dtype}")
     if np.iscomplexobj(array):
-        raise ValueError(f"axis {name!r} must hold real numbers, got complex values")
+        raise GridError(f"axis {name!r} must hold real numbers, got complex values")
     if not np.all(np.isfinite(array)):
         bad = array[~np.isfinite(array)]
-        raise ValueError(f"axis {name!r} has non-finite values {bad.tolist()}; all must be finite")
+        raise GridError(f"axis {name!r} has non-finite values {bad.tolist()}; all must be finite")
     values, counts = np.unique(array, return_counts=True)
     if np.any(counts > 1):
-        raise ValueError(
+        raise GridError(
             f"axis {name!r} repeats the values {values[counts > 1].tolist()}; "
             "each value must appear once (a repeated value would be computed twice and "
             "collapse in figures); use a 'seed' axis for replicates"
