@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import subprocess
+import warnings
 import sys
 from pathlib import Path
 
@@ -530,3 +531,16 @@ def test_seed_mean_gives_mean_and_standard_error_over_ok_seeds():
     np.testing.assert_allclose(reduced["v_sem"].values, ok_values.std(1, ddof=1) / np.sqrt(3))
     np.testing.assert_array_equal(reduced["n_ok"].values, [3, 3])
     np.testing.assert_array_equal(reduced["status"].values, [Status.DIVERGED] * 2)
+
+
+@pytest.mark.parametrize(
+    ("version", "warns"),
+    [("0.9.2", False), ("0.10.0", True), ("0.10.2", True), ("0.11.1", True), ("0.11.2", False)],
+)
+def test_a_jaxlib_with_the_cpu_lapack_deadlock_is_named_in_a_warning(version, warns):
+    from theorytk.sweep._execute import _warn_if_lapack_deadlocks
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _warn_if_lapack_deadlocks.__wrapped__(version)
+    assert any("can deadlock" in str(w.message) for w in caught) == warns

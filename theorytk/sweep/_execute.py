@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import jaxlib
 import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
@@ -33,7 +36,29 @@ def point_mesh(devices: list[jax.Device] | None) -> Mesh:
     devices = jax.devices() if devices is None else list(devices)
     if not devices:
         raise ValueError("devices= is empty; pass at least one jax.Device or leave it as None")
+    if any(d.platform == "cpu" for d in devices):
+        _warn_if_lapack_deadlocks(jaxlib.version.__version__)
     return Mesh(np.asarray(devices), (_POINTS,))
+
+
+@functools.cache
+def _warn_if_lapack_deadlocks(version: str) -> None:
+    """Warn once on the jaxlib releases whose batched CPU LAPACK kernels can deadlock.
+
+    jaxlib 0.10.0 to 0.11.1 split a batched factorisation (solve, LU, Cholesky, eigh, ...)
+    over the CPU intra-op thread pool and block a pool worker until the pieces finish; when
+    every worker does that at once (several devices, or independent solves in one program)
+    nothing is left to run the pieces and the sweep hangs. theorytk's requirements exclude
+    these releases; this catches an environment that installed one anyway.
+    """
+    release = tuple(int(part) for part in version.split(".")[:3] if part.isdigit())
+    if (0, 10, 0) <= release < (0, 11, 2):
+        warnings.warn(
+            f"jaxlib {version} can deadlock in batched linear algebra on CPU (solve, LU, "
+            "Cholesky, eigh under vmap); install jaxlib < 0.10 or >= 0.11.2",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 ChunkRunner = Callable[[dict[str, np.ndarray], np.ndarray], dict[str, np.ndarray]]
