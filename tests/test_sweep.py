@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import warnings
 import sys
+import warnings
 from pathlib import Path
 
 import jax
