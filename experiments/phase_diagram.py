@@ -29,6 +29,7 @@ from theorytk import sweep
 EXPERIMENTS = {
     "ridge": "experiments.ridge",
     "krr_digits": "experiments.krr_digits",
+    "gossip": "experiments.gossip",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",

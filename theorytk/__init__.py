@@ -2,11 +2,21 @@
 
 Subpackages: `sweep` (the engine), `fit` (power laws), `plot` (phase diagrams), `datasets`
 (real data shipped with PyPI packages), and the
-models: `regression`, `kernels`, `perceptron`.
+models: `regression`, `kernels`, `perceptron`, `gossip`.
 """
 
-from . import datasets, fit, kernels, perceptron, plot, regression, sweep
+from . import datasets, fit, gossip, kernels, perceptron, plot, regression, sweep
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "datasets", "fit", "kernels", "perceptron", "plot", "regression", "sweep"]
+__all__ = [
+    "__version__",
+    "datasets",
+    "fit",
+    "gossip",
+    "kernels",
+    "perceptron",
+    "plot",
+    "regression",
+    "sweep",
+]

@@ -1,0 +1,175 @@
+"""Mixing (gossip) matrices: construction from a graph, validation, spectral gap, one gossip step.
+
+A mixing matrix W is symmetric and doubly stochastic (W 1 = 1, 1^T W = 1^T) with W_ij > 0
+only on edges and the diagonal; a time-varying topology is a stack of p such matrices used
+cyclically, W^(t) = W[t mod p]. Constructors return NumPy float64 arrays (built once,
+outside any trace); `gossip` applies one step to a pytree whose leaves have the nodes on
+their leading axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from ._graphs import check_graph, degrees
+
+_ATOL = 1e-10
+
+
+def metropolis_hastings(adjacency: np.ndarray) -> np.ndarray:
+    """Metropolis-Hastings weights W_ij = 1 / (1 + max(d_i, d_j)) on edges, W_ii = 1 - sum_j W_ij.
+
+    Symmetric and doubly stochastic on any connected graph (Xiao and Boyd, 2004).
+
+    Args:
+        adjacency: Bool[ndarray, "n n"], a connected undirected graph.
+    """
+    adj = check_graph(adjacency)
+    d = degrees(adj)
+    w = np.where(adj, 1.0 / (1.0 + np.maximum(d[:, None], d[None, :])), 0.0)
+    return _with_diagonal(w)
+
+
+def max_degree(adjacency: np.ndarray) -> np.ndarray:
+    """Max-degree weights W = I - L / (1 + d_max), L = D - A the graph Laplacian.
+
+    Args:
+        adjacency: Bool[ndarray, "n n"], a connected undirected graph.
+    """
+    adj = check_graph(adjacency)
+    return _with_diagonal(np.where(adj, 1.0 / (1.0 + degrees(adj).max()), 0.0))
+
+
+def uniform_neighbour(adjacency: np.ndarray) -> np.ndarray:
+    """Uniform weights over the closed neighbourhood: W_ij = 1 / (1 + d_i) for j in N(i) + {i}.
+
+    Doubly stochastic only on a regular graph (all d_i equal), so other graphs are refused.
+
+    Args:
+        adjacency: Bool[ndarray, "n n"], a connected regular undirected graph.
+
+    Raises:
+        ValueError: the graph is not regular (use `metropolis_hastings` instead).
+    """
+    adj = check_graph(adjacency)
+    d = degrees(adj)
+    if d.min() != d.max():
+        raise ValueError(
+            f"uniform_neighbour needs a regular graph (degrees {d.min()}..{d.max()} given); "
+            "its W would be row- but not column-stochastic. Use metropolis_hastings."
+        )
+    return _with_diagonal(np.where(adj, 1.0 / (1.0 + d[:, None]), 0.0))
+
+
+def lazy(mixing: np.ndarray) -> np.ndarray:
+    """The lazy mixing matrix (I + W) / 2: eigenvalues moved into [0, 1], same fixed points."""
+    w = check_mixing(mixing)
+    return (np.eye(w.shape[-1]) + w) / 2
+
+
+def time_varying(matrices: Sequence[np.ndarray]) -> np.ndarray:
+    """A time-varying topology: the mixing matrices stacked to (p, n, n), used cyclically.
+
+    Each W_k must be symmetric and doubly stochastic; the period product W_{p-1}...W_0 must
+    contract the disagreement (the sequence is jointly connected).
+    """
+    if len(matrices) == 0:
+        raise ValueError("time_varying needs at least one mixing matrix")
+    return check_mixing(np.stack([np.asarray(m, dtype=np.float64) for m in matrices]))
+
+
+def _with_diagonal(off_diagonal: np.ndarray) -> np.ndarray:
+    """off_diagonal + diag(1 - row sums)."""
+    return off_diagonal + np.diag(1.0 - off_diagonal.sum(axis=1))
+
+
+def contraction_factor(mixing: np.ndarray) -> float:
+    """rho = ||W - 11^T/n||_2, the factor by which one gossip step shrinks the disagreement.
+
+    For a stack of p matrices, the per-step geometric mean rho = ||prod_k (W_k - 11^T/n)||^(1/p)
+    over one period (the period product contracts by rho^p).
+
+    Args:
+        mixing: Float[ndarray, "n n"] or Float[ndarray, "p n n"], doubly stochastic.
+    """
+    w = np.asarray(mixing, dtype=np.float64)
+    stack = w if w.ndim == 3 else w[None]
+    n = stack.shape[-1]
+    product = np.eye(n) - 1.0 / n
+    for wk in stack:
+        product = (wk - 1.0 / n) @ product
+    return float(np.linalg.norm(product, 2) ** (1.0 / stack.shape[0]))
+
+
+def spectral_gap(mixing: np.ndarray) -> float:
+    """The spectral gap 1 - rho, rho = ||W - 11^T/n||_2 (per step for a time-varying stack)."""
+    return 1.0 - contraction_factor(mixing)
+
+
+def check_mixing(mixing: Any, *, atol: float = _ATOL) -> np.ndarray:
+    """The mixing matrix (or stack) as float64 after checking it can drive gossip to consensus.
+
+    Checks: shape (n, n) or (p, n, n) with n >= 2; finite; entries >= 0; symmetric; rows (and
+    so columns) sum to 1 within `atol`; rho = ||W - 11^T/n||_2 < 1 (for a stack, of the period
+    product), i.e. the graph is (jointly) connected.
+
+    Raises:
+        ValueError: naming the first failed check and the offending value.
+    """
+    if isinstance(mixing, jax.core.Tracer):
+        raise ValueError("check_mixing needs a concrete W (call it before jit/vmap)")
+    w = np.asarray(mixing, dtype=np.float64)
+    if w.ndim not in (2, 3) or w.shape[-1] != w.shape[-2] or w.shape[-1] < 2:
+        raise ValueError(f"W must have shape (n, n) or (p, n, n) with n >= 2, got {w.shape}")
+    if not np.isfinite(w).all():
+        raise ValueError("W has non-finite entries")
+    if w.min() < -atol:
+        raise ValueError(f"W must be nonnegative, smallest entry {w.min():.3g}")
+    asym = np.abs(w - np.swapaxes(w, -1, -2)).max()
+    if asym > atol:
+        raise ValueError(f"W must be symmetric, max |W - W^T| = {asym:.3g} > {atol:g}")
+    row = np.abs(w.sum(axis=-1) - 1.0).max()
+    if row > atol:
+        raise ValueError(f"W must be doubly stochastic, max |W 1 - 1| = {row:.3g} > {atol:g}")
+    rho = contraction_factor(w)
+    if rho >= 1.0 - atol:
+        raise ValueError(
+            f"W does not contract the disagreement (rho = ||W - 11^T/n|| = {rho:.6f}): "
+            "the graph is disconnected (or a sequence is not jointly connected)"
+        )
+    return w
+
+
+def as_stack(mixing: Any, dtype: Any = None) -> Float[Array, "p n n"]:
+    """A checked mixing matrix as a JAX stack of shape (p, n, n) (p = 1 for a fixed W)."""
+    w = check_mixing(mixing)
+    return jnp.asarray(w if w.ndim == 3 else w[None], dtype=dtype)
+
+
+def gossip(mixing: Float[Array, "p n n"], tree: Any, t: Array | int = 0) -> Any:
+    """One gossip step X <- W^(t) X on every leaf (nodes on the leading axis), W^(t) = W[t mod p].
+
+    Args:
+        mixing: Float[Array, "p n n"] stack of mixing matrices (see `as_stack`).
+        tree: pytree of arrays with leading axis n.
+        t: the step, selecting the matrix of a time-varying topology.
+    """
+    w = mixing[jnp.asarray(t) % mixing.shape[0]]
+    return jax.tree.map(lambda a: jnp.tensordot(w.astype(a.dtype), a, axes=1), tree)
+
+
+def node_mean(tree: Any) -> Any:
+    """The network average xbar = (1/n) sum_i x_i of every leaf (leading axis n)."""
+    return jax.tree.map(lambda a: jnp.mean(a, axis=0), tree)
+
+
+def consensus_error(tree: Any) -> Array:
+    """The disagreement (1/n) sum_i ||x_i - xbar||^2 summed over the leaves."""
+    leaves = jax.tree.leaves(tree)
+    return sum(jnp.sum((a - a.mean(axis=0)) ** 2) / a.shape[0] for a in leaves)
