@@ -338,6 +338,35 @@ def test_phase_diagrams_from_a_dict_titles_each_panel(tmp_path):
         plot.phase_diagrams([ds, ds], "test_error", x="n", y="d", ridge=1.0, lr=1)
 
 
+def test_compare_draws_contours_on_data_panels_and_lines_on_every_panel():
+    sim = _sweep([(1, 1)])
+    theory = sim[["test_error"]] * 1.2
+    lines = [(N, N / 40.0, "n = 40 d")]
+    fig = plot.compare(theory, sim, "test_error", x="n", y="d", contour="test_error", lines=lines)
+    t_ax, s_ax, d_ax = fig.axes[:3]
+    for ax in (t_ax, s_ax):
+        assert len([c for c in ax.collections if isinstance(c, ContourSet)]) == 1
+        assert _mesh(ax).get_cmap().name == "viridis"
+    # the difference panel: no contours, its own diverging colormap, the same reference lines
+    assert not [c for c in d_ax.collections if isinstance(c, ContourSet)]
+    assert _mesh(d_ax).get_cmap().name == "RdBu_r"
+    for ax in (t_ax, s_ax, d_ax):
+        assert "n = 40 d" in [ln.get_label() for ln in ax.get_lines()]
+
+
+def test_phase_diagrams_without_shared_norm_colour_each_panel_over_its_own_range():
+    ds = _sweep(extra=True)
+    fig = plot.phase_diagrams(
+        [ds.sel(ridge=0.01), 3.0 * ds.sel(ridge=1.0)], "test_error", x="n", y="d", share_norm=False
+    )
+    assert len(fig.axes) == 4  # two panels, one colourbar each
+    for ax in fig.axes[:2]:
+        mesh = _mesh(ax)
+        values = mesh.get_array().compressed()
+        assert (mesh.norm.vmin, mesh.norm.vmax) == (values.min(), values.max())
+    assert _mesh(fig.axes[0]).norm.vmax < _mesh(fig.axes[1]).norm.vmax
+
+
 # ------------------------------------------------------------------------------ overlay
 
 
@@ -448,3 +477,14 @@ def test_scaling_plot_uses_a_callable_fit_and_rejects_non_power_laws():
         plot.scaling_plot(x, x, SimpleNamespace(a=1.0))
     with pytest.raises(ValueError, match="finite positive"):
         plot.scaling_plot([-1.0, 0.0], [1.0, 2.0])
+
+
+def test_scaling_plot_growing_form_draws_a_times_x_to_the_b_plus_c():
+    x = np.geomspace(1.0, 100.0, 6)
+    fit = SimpleNamespace(a=2.0, b=0.7, c=0.5, b_stderr=0.01)
+    fig = plot.scaling_plot(x, fit.a * x**fit.b + fit.c, fit, form="a*x^b+c")
+    curve = next(ln for ln in fig.axes[0].get_lines() if "fit" in ln.get_label())
+    assert "b = 0.7 ± 0.01" in curve.get_label()
+    np.testing.assert_allclose(
+        curve.get_ydata(), fit.a * curve.get_xdata() ** fit.b + fit.c, rtol=1e-12
+    )
