@@ -488,3 +488,28 @@ def test_scaling_plot_growing_form_draws_a_times_x_to_the_b_plus_c():
     np.testing.assert_allclose(
         curve.get_ydata(), fit.a * curve.get_xdata() ** fit.b + fit.c, rtol=1e-12
     )
+
+
+def test_values_beyond_float32_are_hatched_instead_of_breaking_the_colour_scale(tmp_path):
+    values = np.array([[1e308, -1e308], [1.0, 2.0]])
+    ds = xr.Dataset({"y": (("a", "b"), values)}, coords={"a": [1.0, 2.0], "b": [0.1, 0.2]})
+    for log_color in (False, True):
+        fig = plot.phase_diagram(ds, "y", x="a", y="b", log_color=log_color, path=None)
+        norm = fig.axes[0].collections[0].norm
+        assert (norm.vmin, norm.vmax) == (1.0, 2.0)
+        labels = (
+            fig.axes[0].get_legend_handles_labels()[1]
+            + [t.get_text() for t in fig.legends[0].get_texts()]
+            if fig.legends
+            else fig.axes[0].get_legend_handles_labels()[1]
+        )
+        assert any("3.4e38" in text for text in labels), labels
+        fig.savefig(tmp_path / f"overflow_{log_color}.png")
+
+
+def test_a_single_value_axis_gets_one_tick_at_that_value():
+    ds = xr.Dataset({"y": (("a", "b"), [[3.0, 4.0]])}, coords={"a": [0.25], "b": [0.1, 0.2]})
+    fig = plot.phase_diagram(ds, "y", x="b", y="a", path=None)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.get_yticks(), [0.25])
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.25"]

@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.colors import Colormap, LogNorm, Normalize
+from matplotlib.ticker import NullLocator
 
 from ._axes import Scale, cell_edges, centres, is_numeric, label, plain_log_ticks, resolve_scale
 from ._layers import Line, draw_contour, draw_lines, hatch_failures
@@ -67,7 +68,9 @@ class Panel:
             None if status is None else np.asarray(status.fillna(0).values).astype(np.int64)
         )
         self.failed = np.zeros(values.shape, bool) if self.status is None else self.status != 0
-        self.nonfinite = ~np.isfinite(self.values) & ~self.failed
+        # beyond the float32 range a colour scale cannot span the values (its ticks and
+        # extent overflow): such cells are drawn as non-finite instead of breaking the figure
+        self.nonfinite = ~(np.abs(self.values) <= _DRAWABLE) & ~self.failed
         self.nonpositive = (
             (self.values <= 0) & ~self.failed & ~self.nonfinite
             if log_color
@@ -90,6 +93,9 @@ class Panel:
         if good.size == 0:
             return None
         return float(good.min()), float(good.max())
+
+
+_DRAWABLE = float(np.finfo(np.float32).max)
 
 
 def prepare_panel(
@@ -175,9 +181,14 @@ def _set_axes(ax: Axes, panel: Panel) -> None:
     ax.set_ylim(panel.ye[0], panel.ye[-1])
     plain_log_ticks(ax.xaxis, panel.xe)
     plain_log_ticks(ax.yaxis, panel.ye)
-    if panel.xticks is not None:
-        ax.set_xticks(panel.xc, panel.xticks)
-    if panel.yticks is not None:
-        ax.set_yticks(panel.yc, panel.yticks)
+    for axis, centres_, names in (
+        (ax.xaxis, panel.xc, panel.xticks),
+        (ax.yaxis, panel.yc, panel.yticks),
+    ):
+        if names is not None:
+            axis.set_ticks(centres_, names)
+        elif len(centres_) == 1:  # one value: one tick there, not a made-up range around it
+            axis.set_ticks(centres_, [f"{centres_[0]:g}"])
+            axis.set_minor_locator(NullLocator())
     ax.set_xlabel(label(panel.da[panel.x], panel.x))
     ax.set_ylabel(label(panel.da[panel.y], panel.y))

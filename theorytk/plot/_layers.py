@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 Line = Sequence[Any]
 """``(x_values, y_values[, label[, Axes.plot keywords]])``."""
 
-_STATUS_NAMES = {1: "nonfinite", 2: "diverged", 3: "budget"}
+_STATUS_NAMES = {1: "nonfinite", 2: "diverged", 3: "budget", 4: "invalid"}
 _FAILED_HATCH = "///"
 _NONFINITE_HATCH = "xxx"
 _NONPOSITIVE_HATCH = "..."
@@ -43,7 +43,7 @@ def hatch_failures(ax: Axes, panel: Panel, prefix: str, failed_legend: bool) -> 
         panel,
         panel.nonfinite,
         _NONFINITE_HATCH,
-        prefix + f"non-finite value ×{int(panel.nonfinite.sum())}",
+        prefix + f"non-finite or |value| > 3.4e38 ×{int(panel.nonfinite.sum())}",
     )
     _hatch_layer(
         ax,
