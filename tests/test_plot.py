@@ -497,12 +497,8 @@ def test_values_beyond_float32_are_hatched_instead_of_breaking_the_colour_scale(
         fig = plot.phase_diagram(ds, "y", x="a", y="b", log_color=log_color, path=None)
         norm = fig.axes[0].collections[0].norm
         assert (norm.vmin, norm.vmax) == (1.0, 2.0)
-        labels = (
-            fig.axes[0].get_legend_handles_labels()[1]
-            + [t.get_text() for t in fig.legends[0].get_texts()]
-            if fig.legends
-            else fig.axes[0].get_legend_handles_labels()[1]
-        )
+        legends = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+        labels = fig.axes[0].get_legend_handles_labels()[1] + legends
         assert any("3.4e38" in text for text in labels), labels
         fig.savefig(tmp_path / f"overflow_{log_color}.png")
 

@@ -86,7 +86,7 @@ class Panel:
 
     @property
     def masked(self) -> np.ma.MaskedArray:
-        return np.ma.masked_array(self.values, mask=self.mask)
+        return np.ma.masked_array(np.where(self.mask, np.nan, self.values), mask=self.mask)
 
     def finite_range(self) -> tuple[float, float] | None:
         good = self.values[~self.mask]
