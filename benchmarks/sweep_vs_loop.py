@@ -1,10 +1,10 @@
-"""The point of vmapping: the ridge simulation on a 4096-point (ridge x seed) grid, two ways.
+"""The point of vmapping: the ridge simulation on a 4096-point (lam x seed) grid, two ways.
 
     python benchmarks/sweep_vs_loop.py [--sizes 10x20 50x100]
 
 For each problem size d x n:
 1. `theorytk.sweep.run`: one compiled, vmapped call per chunk of points;
-2. a Python loop calling a jitted single-point `simulate` once per point (same keys).
+2. a Python loop calling a jitted single-point `simulate_ridge` once per point (same keys).
 
 Both are timed (best of 3) after a warm-up compile, in the same process, and must give the same
 numbers. Prints points/s and the speed-up (target >= 20x). The speed-up is the Python
@@ -40,12 +40,12 @@ def timed(fn: Callable[[], np.ndarray], repeats: int = 3) -> tuple[float, np.nda
 
 def compare(d: int, n: int, chunk_size: int) -> float:
     config = regression.RidgeConfig(d=d, n_max=n, noise=0.25)
-    grid = sweep.Grid(n=[float(n)], ridge=np.geomspace(1e-3, 10.0, 64), seed=range(64))
+    grid = sweep.Grid(n=[float(n)], lam=np.geomspace(1e-3, 10.0, 64), seed=range(64))
     key = jax.random.key(0)
 
     def swept() -> np.ndarray:
         ds = sweep.run(
-            regression.simulate,
+            regression.simulate_ridge,
             grid,
             key=key,
             config=config,
@@ -55,15 +55,15 @@ def compare(d: int, n: int, chunk_size: int) -> float:
         return ds["test_mse"].values.ravel()
 
     @jax.jit
-    def point(ridge: jax.Array, index: jax.Array) -> jax.Array:
-        params = {"n": np.float32(n), "ridge": ridge}
+    def point(lam: jax.Array, index: jax.Array) -> jax.Array:
+        params = {"n": np.float32(n), "lam": lam}
         point_key = jax.random.fold_in(key, index)
-        return regression.simulate(params, point_key, config=config)["test_mse"]
+        return regression.simulate_ridge(params, point_key, config=config)["test_mse"]
 
-    ridges = np.repeat(grid.axes[1].values, 64).astype(np.float32)
+    lams = np.repeat(grid.axes[1].values, 64).astype(np.float32)
 
     def looped() -> np.ndarray:
-        return np.array([float(point(ridges[i], np.uint32(i))) for i in range(grid.size)])
+        return np.array([float(point(lams[i], np.uint32(i))) for i in range(grid.size)])
 
     t_sweep, r_sweep = timed(swept)
     t_loop, r_loop = timed(looped)

@@ -16,7 +16,7 @@ import xarray as xr
 from matplotlib.ticker import NullFormatter
 
 from experiments._experiment import Experiment, Options, run_simulation, save_both
-from theorytk import datasets, plot, regression, sweep
+from theorytk import datasets, kernels, plot, regression, sweep
 
 NAME = "krr_digits"
 RIDGE = 1e-3  # delta on the unnormalised Gram: nearly ridgeless (the Gram's diagonal is ~1)
@@ -24,8 +24,8 @@ RIDGE = 1e-3  # delta on the unnormalised Gram: nearly ridgeless (the Gram's dia
 
 # RBF with bandwidth 1 and the NTK of a one-hidden-layer ReLU network (sigma_w^2 = 2, no bias).
 KERNELS = {
-    "rbf": regression.RBFKernel(1.0),
-    "ntk": regression.MLPKernel(depth=1, activation="relu", sigma_w=2**0.5),
+    "rbf": kernels.RBFKernel(1.0),
+    "ntk": kernels.MLPKernel(depth=1, activation="relu", sigma_w=2**0.5),
 }
 
 

@@ -2,7 +2,7 @@
 
 For a fully connected ReLU network in the NTK parameterisation (neural-tangents' convention,
 the one `theorytk.kernels.mlp_kernels` computes), two seed-averaged quantities over a grid of
-(width, depth):
+(width, depth), from `theorytk.kernels.simulate_ntk_regime`:
 
     ntk_deviation = ||Theta_0 - Theta_inf||_F / ||Theta_inf||_F     at initialisation
     ntk_change    = ||Theta_T - Theta_0||_F / ||Theta_0||_F         after T steps of full-batch GD
@@ -18,145 +18,22 @@ fixed depth is fitted with `theorytk.fit.fit_power_law` and printed with its 95%
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Mapping
 from typing import Any
 
-import equinox as eqx
-import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
-from jaxtyping import Array, ArrayLike, Float
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from experiments._experiment import Experiment, Options, run_simulation, save_both
 from theorytk import fit, plot, sweep
-from theorytk._validation import check_integer
-from theorytk.kernels import apply_mlp, empirical_ntk, get_activation, init_mlp, mlp_kernels
+from theorytk.kernels import NTKRegimeTask, simulate_ntk_regime
 
 NAME = "ntk"
 # depth / width values drawn as lines on the phase diagrams
 RATIOS = (1 / 128, 1 / 32, 1 / 8)
 # contour levels drawn on the phase diagrams (those inside the data range)
 LEVELS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
-
-
-class NTKTask(eqx.Module):
-    """The static task: data, network hyperparameters and the training run.
-
-    Inputs x_i (i < n) are uniform on the sphere of radius sqrt(d) (so x.x / d = 1), targets
-    y_i = sin(x_i . u) with u ~ N(0, I_d / d), both drawn from `data_seed` (the same task for
-    every seed: the seeds vary the initialisation). The network has `depth` hidden layers of
-    width `width` and a scalar readout, z = sigma_w W h / sqrt(fan_in) + sigma_b b with W, b ~
-    N(0, 1) (NTK parameterisation). Training: `steps` steps of full-batch gradient descent on
-    L = (1/2n) sum_i (f(x_i) - y_i)^2 with learning rate lr_fraction * 2n / lambda_max, the
-    fraction `lr_fraction` of the stability limit of the linearised dynamics, lambda_max the
-    largest eigenvalue of the analytic NTK on the training inputs.
-
-    Args:
-        n: number of training points.
-        d: input dimension.
-        activation: activation name known to `mlp_kernels` (e.g. "relu").
-        sigma_w, sigma_b: weight and bias scales.
-        steps: gradient-descent steps.
-        lr_fraction: learning rate as a fraction of 2n / lambda_max, in (0, 1).
-        data_seed: seed of the data.
-    """
-
-    n: int = eqx.field(static=True, default=32)
-    d: int = eqx.field(static=True, default=8)
-    activation: str = eqx.field(static=True, default="relu")
-    sigma_w: float = eqx.field(static=True, default=math.sqrt(2.0))
-    sigma_b: float = eqx.field(static=True, default=0.1)
-    steps: int = eqx.field(static=True, default=200)
-    lr_fraction: float = eqx.field(static=True, default=0.5)
-    data_seed: int = eqx.field(static=True, default=0)
-
-    def __check_init__(self) -> None:
-        for name in ("n", "d", "steps"):
-            check_integer(name, getattr(self, name))
-        if not 0.0 < self.lr_fraction < 1.0:
-            raise ValueError(f"lr_fraction must be in (0, 1), got {self.lr_fraction!r}")
-        get_activation(self.activation)  # ValueError naming the allowed activations
-
-    def data(self, dtype: Any) -> tuple[Float[Array, "n d"], Float[Array, " n"]]:
-        """Training inputs on the sphere of radius sqrt(d) and targets sin(x . u)."""
-        kx, ku = jax.random.split(jax.random.key(self.data_seed))
-        x = jax.random.normal(kx, (self.n, self.d), dtype)
-        x = x / jnp.linalg.norm(x, axis=1, keepdims=True) * jnp.sqrt(jnp.asarray(self.d, dtype))
-        u = jax.random.normal(ku, (self.d,), dtype) / jnp.sqrt(jnp.asarray(self.d, dtype))
-        return x, jnp.sin(x @ u)
-
-
-def simulate(params: Mapping[str, ArrayLike], key: Array, *, config: NTKTask) -> dict[str, Array]:
-    """Relative deviation from the analytic NTK at init and relative NTK change under GD.
-
-    Args:
-        params: "width" and "depth", concrete integers (static sweep axes).
-        key: PRNG key of the initialisation.
-        config: the task.
-
-    Returns:
-        Scalars `ntk_deviation` = ||Theta_0 - Theta_inf||_F / ||Theta_inf||_F, `ntk_change` =
-        ||Theta_T - Theta_0||_F / ||Theta_0||_F, `train_loss` (L after training, relative to
-        L at initialisation), in the default float dtype.
-    """
-    width, depth = _read_shape(params)
-    dtype = jnp.result_type(float)
-    x, y = config.data(dtype)
-    analytic = mlp_kernels(
-        x,
-        depth=depth,
-        activation=config.activation,
-        sigma_w=config.sigma_w,
-        sigma_b=config.sigma_b,
-    ).ntk
-    f = functools.partial(
-        apply_mlp, activation=config.activation, sigma_w=config.sigma_w, sigma_b=config.sigma_b
-    )
-    theta0 = init_mlp(key, config.d, width=width, depth=depth, dtype=dtype)
-
-    def loss(theta: list) -> Array:
-        return 0.5 * jnp.mean((f(theta, x) - y) ** 2)
-
-    lr = config.lr_fraction * 2.0 * config.n / jnp.linalg.eigvalsh(analytic)[-1]
-
-    def step(theta: list, _: None) -> tuple[list, None]:
-        grads = jax.grad(loss)(theta)
-        return jax.tree.map(lambda p, g: p - lr * g, theta, grads), None
-
-    theta_t, _ = jax.lax.scan(step, theta0, None, length=config.steps)
-    # both kernels in one vmapped call: one compiled NTK instead of two
-    pair = jax.tree.map(lambda a, b: jnp.stack([a, b]), theta0, theta_t)
-    ntk0, ntk_t = jax.vmap(lambda theta: empirical_ntk(f, theta, x))(pair)
-    return {
-        "ntk_deviation": _relative(ntk0, analytic),
-        "ntk_change": _relative(ntk_t, ntk0),
-        "train_loss": loss(theta_t) / loss(theta0),
-    }
-
-
-def _relative(a: Array, b: Array) -> Array:
-    return jnp.linalg.norm(a - b) / jnp.linalg.norm(b)
-
-
-def _read_shape(params: Mapping[str, ArrayLike]) -> tuple[int, int]:
-    """(width, depth) as positive Python integers; ValueError otherwise."""
-    shape = []
-    for name in ("width", "depth"):
-        if name not in params:
-            raise ValueError(f"params must contain 'width' and 'depth', missing {name!r}")
-        value = params[name]
-        if isinstance(value, jax.core.Tracer) or float(value) != round(float(value)) or value < 1:
-            raise ValueError(
-                f"params[{name!r}] must be a concrete integer >= 1 (a static sweep axis), "
-                f"got {value!r}"
-            )
-        shape.append(int(round(float(value))))
-    return shape[0], shape[1]
 
 
 def default_axes(quick: bool) -> dict[str, np.ndarray]:
@@ -166,8 +43,8 @@ def default_axes(quick: bool) -> dict[str, np.ndarray]:
     return {"width": np.geomspace(16, 512, 6), "depth": np.array([1.0, 2.0, 4.0, 8.0])}
 
 
-def task(quick: bool) -> NTKTask:
-    return NTKTask(n=16, steps=100) if quick else NTKTask()
+def task(quick: bool) -> NTKRegimeTask:
+    return NTKRegimeTask(n=16, steps=100) if quick else NTKRegimeTask()
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
@@ -179,7 +56,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         depth=sweep.static(depths.tolist()),
         seed=range(options.seeds),
     )
-    ds = run_simulation(simulate, grid, options, NAME, config=config)
+    ds = run_simulation(simulate_ntk_regime, grid, options, NAME, config=config)
     mean = sweep.seed_mean(ds)
     depth = _fit_depth(depths)
     fits = {var: width_exponent(mean, var, depth) for var in ("ntk_deviation", "ntk_change")}
@@ -225,7 +102,7 @@ def _ratio_lines(mean: xr.Dataset) -> list[tuple[np.ndarray, np.ndarray, str]]:
 
 
 def figure(
-    mean: xr.Dataset, exponent: fit.PowerLawFit | None, depth: int, config: NTKTask, path: Any
+    mean: xr.Dataset, exponent: fit.PowerLawFit | None, depth: int, config: NTKRegimeTask, path: Any
 ) -> None:
     """Phase diagrams of the deviation and the change, and the width scaling at `depth`."""
     fig = Figure(figsize=(18, 5.4), layout="constrained")

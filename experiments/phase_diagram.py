@@ -2,7 +2,7 @@
 
     python -m experiments.phase_diagram                 # the default: ridge double descent
     python -m experiments.phase_diagram --list
-    python -m experiments.phase_diagram ridge --quick --grid ridge=1e-4:10:16:log --seeds 4
+    python -m experiments.phase_diagram ridge --quick --grid lam=1e-4:10:16:log --seeds 4
 
 Files go to --out (default `results/`): NAME.png, NAME.zarr and NAME.nc, and the
 resumable progress of the simulation sweeps in `checkpoints/` (what `--resume` continues).

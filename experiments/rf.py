@@ -19,14 +19,12 @@ features N / n and the ridge delta, next to the eigenframework theory
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
-from matplotlib import ticker
-from matplotlib.figure import Figure
 
 from experiments._experiment import (
     Experiment,
@@ -37,7 +35,8 @@ from experiments._experiment import (
     save_both,
     with_ratio_axis,
 )
-from theorytk import plot, regression, sweep
+from experiments._rf_figure import figure, gap_in_sem
+from theorytk import regression, sweep
 
 NAME = "rf"
 DECAY = 1.5  # lambda_i = v_i^2 = i^-DECAY in the simulated task
@@ -130,89 +129,32 @@ def slice_ridges(ridges: np.ndarray) -> np.ndarray:
     return np.unique(np.sort(ridges)[[0, size // 3, (2 * size) // 3]])
 
 
-# N standing in for N = infinity (kernel ridge regression): rf_risk differs from krr_risk by
-# O(n / N) relative, ~1e-7 here.
-N_INFINITE = 1e9
-
-
-@jax.jit
-@jax.vmap
-def _rf_optimum(
-    lam: jax.Array, v2: jax.Array, n: jax.Array, n_features: jax.Array, noise: jax.Array
-):
-    return regression.optimal_ridge(lam, v2, n=n, n_features=n_features, noise=noise)
-
-
-@jax.jit
-@jax.vmap
-def _krr_optimum(lam: jax.Array, v2: jax.Array, n: jax.Array):
-    return regression.optimal_ridge(lam, v2, n=n)
-
-
-def rf_optima(
-    config: regression.LinearRFConfig, n: np.ndarray, n_features: np.ndarray
-) -> dict[str, np.ndarray]:
-    """`optimal_ridge` of the task's spectrum at each pair (n, N), in one compiled call."""
-    n, n_features = np.broadcast_arrays(np.asarray(n, float), np.asarray(n_features, float))
-    size = n.size
-    out = _rf_optimum(
-        jnp.broadcast_to(config.eigenvalues(), (size, config.d)),
-        jnp.broadcast_to(config.target_coeffs_sq(), (size, config.d)),
-        jnp.asarray(n.ravel()),
-        jnp.asarray(n_features.ravel()),
-        jnp.full(size, config.noise),
-    )
-    return {k: np.asarray(out[k]).reshape(n.shape) for k in ("ridge", "test_mse", "fitting_ratio")}
-
-
 def more_is_better(config: regression.LinearRFConfig, options: Options) -> xr.Dataset:
-    """Optimal ridge and test error vs N for n in {n/4, n/2, n, 2n} (theory; the last column is
-    N = infinity), and simulations at the theory's delta* at n, N = SIM_FEATURES * n."""
+    """The "more is better" panel: optimal ridge and test error vs N for n in {n/4, n/2, n, 2n}
+    and at N = infinity (`regression.more_is_better`), and simulations at the theory's delta*
+    at n, N = SIM_FEATURES * n."""
+    lam, v2 = config.eigenvalues(), config.target_coeffs_sq()
     ns = np.array([config.n // 4, config.n // 2, config.n, 2 * config.n])
-    fine = np.append(np.geomspace(5, 20 * config.n, 64), N_INFINITE)
+    fine = np.geomspace(5, 20 * config.n, 64)
+    best = regression.more_is_better(lam, v2, n=ns, n_features=fine, noise=config.noise)
     sim_feats = np.round(np.array(SIM_FEATURES) * config.n)
-    # One compiled call: the lines (n x N) and then the simulated points (n, N = sim_feats).
-    pairs_n = np.append(np.repeat(ns, fine.size), np.full(sim_feats.size, config.n))
-    out = rf_optima(config, pairs_n, np.append(np.tile(fine, ns.size), sim_feats))
-    best = {k: v[: -sim_feats.size].reshape(ns.size, fine.size) for k, v in out.items()}
-    at_sims = {k: v[-sim_feats.size :] for k, v in out.items()}
+    at_sims = regression.rf_optima(lam, v2, n=config.n, n_features=sim_feats, noise=config.noise)
     sim = _simulate_at(config, sim_feats, at_sims["ridge"], options)
-    pair = ("best_n", "best_n_features")
-    return xr.Dataset(
-        {
-            "best_test_mse": (pair, best["test_mse"][:, :-1]),
-            "best_ridge": (pair, best["ridge"][:, :-1]),
-            "best_fitting_ratio": (pair, best["fitting_ratio"][:, :-1]),
-            "best_test_mse_krr": ("best_n", best["test_mse"][:, -1]),
-            "sim_ridge": ("sim_n_features", at_sims["ridge"]),
-            "sim_best_test_mse": ("sim_n_features", sim["test_mse"].values),
-            "sim_best_test_mse_sem": ("sim_n_features", sim["test_mse_sem"].values),
-            "sim_best_theory": ("sim_n_features", at_sims["test_mse"]),
-        },
-        coords={
-            "best_n": ns,
-            "best_n_features": fine[:-1],
-            "sim_n_features": sim_feats,
-            "sim_n": config.n,
-        },
-    )
+    names = ("ridge", "test_mse", "fitting_ratio", "test_mse_krr")
+    best = best[list(names)].rename({k: f"best_{k}" for k in (*names, "n", "n_features")})
+    return best.assign(
+        sim_ridge=("sim_n_features", at_sims["ridge"]),
+        sim_best_test_mse=("sim_n_features", sim["test_mse"].values),
+        sim_best_test_mse_sem=("sim_n_features", sim["test_mse_sem"].values),
+        sim_best_theory=("sim_n_features", at_sims["test_mse"]),
+    ).assign_coords(sim_n_features=sim_feats, sim_n=config.n)
 
 
 def _simulate_at(
-    config: regression.LinearRFConfig,
-    n_features: np.ndarray,
-    ridges: np.ndarray,
-    options: Options,
+    config: regression.LinearRFConfig, n_features: np.ndarray, ridges: np.ndarray, options: Options
 ) -> xr.Dataset:
     """Seed mean and standard error of the simulation at the pairs (N, ridge)."""
-    config = regression.LinearRFConfig(
-        d=config.d,
-        n=config.n,
-        n_features_max=int(n_features.max()),
-        eigen_decay=config.eigen_decay,
-        target_decay=config.target_decay,
-        noise=config.noise,
-    )
+    config = dataclasses.replace(config, n_features_max=int(n_features.max()))
     table_n, table_ridge = jnp.asarray(n_features, float), jnp.asarray(ridges)
 
     def simulate(params: dict[str, jax.Array], key: jax.Array, *, config) -> dict[str, jax.Array]:
@@ -239,162 +181,16 @@ def fitting_ratios(quick: bool) -> xr.Dataset:
     ns = np.geomspace(10, modes / 5, 8 if quick else 14)
     i = np.arange(1, modes + 1, dtype=float)
     betas = np.array(BETAS)
-    beta_, n_ = (a.ravel() for a in np.meshgrid(betas, ns, indexing="ij"))
-    out = _krr_optimum(
-        jnp.broadcast_to(i**-ALPHA, (beta_.size, modes)),
-        jnp.asarray(i[None, :] ** -beta_[:, None]),
-        jnp.asarray(n_),
-    )
-    dims, shape = ("beta", "fit_n"), (len(betas), len(ns))
+    out = regression.rf_optima(i**-ALPHA, i ** -betas[:, None, None], n=ns)  # N = inf: KRR
+    dims = ("beta", "fit_n")
     return xr.Dataset(
         {
-            "optimal_fitting_ratio": (dims, np.asarray(out["fitting_ratio"]).reshape(shape)),
-            "optimal_ridge_krr": (dims, np.asarray(out["ridge"]).reshape(shape)),
+            "optimal_fitting_ratio": (dims, out["fitting_ratio"]),
+            "optimal_ridge_krr": (dims, out["ridge"]),
         },
         coords={"beta": betas, "fit_n": ns},
         attrs={"alpha": ALPHA, "modes": modes},
     )
-
-
-def figure(
-    theory: xr.Dataset,
-    mean: xr.Dataset,
-    slices: xr.Dataset,
-    more: xr.Dataset,
-    overfit: xr.Dataset,
-    config: regression.LinearRFConfig,
-    path: Any,
-) -> None:
-    """The six panels described in the module docstring."""
-    fig = Figure(figsize=(18, 10.5), layout="constrained")
-    axes = fig.subplots(2, 3)
-    lines = phase_lines(theory, more.sel(best_n=config.n), config.n)
-    ok = mean["status"] == sweep.Status.OK
-    values = np.concatenate(
-        [theory["test_mse"].values.ravel(), mean["test_mse"].where(ok).values.ravel()]
-    )
-    vmin, vmax = np.nanmin(values), np.nanmax(values[np.isfinite(values)])
-    common = dict(
-        x="n_features_over_n", y="ridge", log_color=True, vmin=vmin, vmax=vmax, lines=lines
-    )
-    plot.phase_diagram(
-        theory, "test_mse", ax=axes[0, 0], colorbar=False, title="theory (rf_risk)", **common
-    )
-    plot.phase_diagram(
-        mean,
-        "test_mse",
-        ax=axes[0, 1],
-        title=f"simulation (mean of {int(mean['n_ok'].max())} seeds)",
-        **common,
-    )
-    gap = gap_in_sem(theory, mean)
-    plot.phase_diagram(
-        gap,
-        "gap",
-        x="n_features_over_n",
-        y="ridge",
-        ax=axes[0, 2],
-        cmap="RdBu_r",
-        vmin=-4,
-        vmax=4,
-        lines=lines,
-        title="(simulation - theory) / standard error",
-    )
-    more_panel(axes[1, 0], more)
-    plot.overlay(
-        slices,
-        mean.sel(ridge=slices["ridge"].values),
-        x="n_features_over_n",
-        var="test_mse",
-        hue="ridge",
-        ax=axes[1, 1],
-        yscale="log",
-        title="test MSE vs N / n: theory lines, simulation points",
-    )
-    axes[1, 1].axvline(1.0, color="0.4", linestyle=":", linewidth=1)
-    axes[1, 1].set_ylabel("test MSE")
-    for axis in (axes[1, 1].yaxis, axes[1, 0].yaxis):
-        axis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-        axis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
-    overfit_panel(axes[1, 2], overfit)
-    fig.suptitle(
-        f"random-feature ridge regression: linear features, x ~ N(0, diag(lambda)), "
-        f"d = {config.d}, n = {config.n}, lambda_i = v_i^2 = i^-{DECAY:g}, noise {config.noise:g}"
-    )
-    fig.savefig(path, dpi=110)
-
-
-def phase_lines(theory: xr.Dataset, at_n: xr.Dataset, n: int) -> list[tuple[Any, ...]]:
-    """The interpolation line N = n and the optimal ridge delta*(N) inside the drawn cells."""
-    y_edges = plot.cell_edges(theory["ridge"].values, log=True)
-    x_edges = plot.cell_edges(theory["n_features_over_n"].values, log=True)
-    ratio, best = at_n["best_n_features"].values / n, at_n["best_ridge"].values
-    keep = (best >= y_edges[0]) & (best <= y_edges[-1]) & (ratio >= x_edges[0])
-    keep &= ratio <= x_edges[-1]
-    return [
-        ([1.0, 1.0], [y_edges[0], y_edges[-1]], "N = n (interpolation)"),
-        (ratio[keep], best[keep], "optimal ridge (theory)"),
-    ]
-
-
-def gap_in_sem(theory: xr.Dataset, mean: xr.Dataset) -> xr.Dataset:
-    """(seed mean - theory) / standard error of the mean, with the simulation's status."""
-    gap = (mean["test_mse"] - theory["test_mse"]) / mean["test_mse_sem"]
-    gap.attrs["long_name"] = "gap in standard errors"
-    return xr.Dataset({"gap": gap, "status": mean["status"]})
-
-
-def more_panel(ax: Any, more: xr.Dataset) -> None:
-    """Optimal test MSE vs N: a line per n, dotted N = infinity, simulated points."""
-    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
-    for color, m in zip(colors, more["best_n"].values, strict=True):
-        at = more.sel(best_n=m)
-        ax.plot(at["best_n_features"], at["best_test_mse"], color=color, label=f"n = {m}")
-        ax.axhline(float(at["best_test_mse_krr"]), color=color, linestyle=":", linewidth=1.2)
-        if m == int(more["sim_n"]):
-            sim = more
-            ax.errorbar(
-                sim["sim_n_features"],
-                sim["sim_best_test_mse"],
-                yerr=sim["sim_best_test_mse_sem"],
-                fmt="o",
-                color=color,
-                markeredgecolor="black",
-                capsize=3,
-                label=f"n = {m}, simulated at the optimal ridge",
-            )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("N (random features)")
-    ax.set_ylabel("optimal test MSE (min over ridge)")
-    ax.set_title("more is better: optimal test MSE falls with N and n\n(dotted: N = infinity, KRR)")
-    ax.legend(fontsize=8)
-
-
-def overfit_panel(ax: Any, overfit: xr.Dataset) -> None:
-    """train/test at the optimal ridge vs n for each beta (theory, noiseless KRR)."""
-    for beta, marker in zip(overfit["beta"].values, "os^x", strict=True):
-        at = overfit.sel(beta=beta)
-        relation = "<" if beta < ALPHA else ">="
-        zero = bool(np.all(at["optimal_ridge_krr"].values == 0))
-        note = ", optimal ridge 0" if zero else ""
-        ax.plot(
-            at["fit_n"],
-            at["optimal_fitting_ratio"],
-            marker=marker,
-            markersize=7 if beta < ALPHA else 9,
-            linestyle="-" if beta < ALPHA else "--",
-            label=f"beta = {beta:g} {relation} alpha{note}",
-        )
-    ax.set_xscale("log")
-    ax.set_ylim(bottom=-0.01)
-    ax.set_xlabel("n (training samples)")
-    ax.set_ylabel("train MSE / test MSE at the optimal ridge")
-    ax.set_title(
-        f"overfitting is obligatory: KRR, lambda_i = i^-{ALPHA:g}, v_i^2 = i^-beta,\n"
-        f"no noise, {overfit.attrs['modes']} modes (theory)"
-    )
-    ax.legend(fontsize=8)
 
 
 def summary(

@@ -1,9 +1,10 @@
-"""Ridge regression double descent: test error over (n/d, ridge), theory beside simulation.
+"""Ridge regression double descent: test error over (n/d, lam), theory beside simulation.
 
-The eigenframework theory (`theorytk.regression.theory`) and the seed-averaged simulation
-(`theorytk.regression.simulate`) are swept over the same grid; the figure shows both with a
-shared colour scale, their relative difference, and the interpolation line n = d where the
-ridgeless test error diverges.
+lam is the mean-loss ridge of (1/n) ||X w - y||^2 + lam ||w||^2 (delta = n lam on the Gram
+matrix). The eigenframework theory (`theorytk.regression.ridge_theory`) and the seed-averaged
+simulation (`theorytk.regression.simulate_ridge`) are swept over the same grid; the figure
+shows both with a shared colour scale, their relative difference, and the interpolation line
+n = d where the ridgeless test error diverges.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ NAME = "ridge"
 
 def default_axes(quick: bool) -> dict[str, np.ndarray]:
     size = 12 if quick else 24
-    return {"n_over_d": np.geomspace(0.2, 5.0, size), "ridge": np.geomspace(1e-4, 10.0, size)}
+    return {"n_over_d": np.geomspace(0.2, 5.0, size), "lam": np.geomspace(1e-4, 10.0, size)}
 
 
 def task(quick: bool, n_over_d: np.ndarray) -> regression.RidgeConfig:
@@ -38,23 +39,25 @@ def task(quick: bool, n_over_d: np.ndarray) -> regression.RidgeConfig:
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_positive(axes, ("ridge", "n_over_d"))  # ridge = 0 has no unique solution at n < d
+    check_positive(axes, ("lam", "n_over_d"))  # lam = 0 has no unique solution at n < d
     config = task(options.quick, axes["n_over_d"])
     n = integer_sizes(axes["n_over_d"], config.d)
-    with jax.enable_x64(True):  # ridge down to 1e-4 near n = d needs float64 solves
+    with jax.enable_x64(True):  # lam down to 1e-4 near n = d needs float64 solves
         simulation = run_simulation(
-            regression.simulate,
-            sweep.Grid(n=n.astype(float), ridge=axes["ridge"], seed=range(options.seeds)),
+            regression.simulate_ridge,
+            sweep.Grid(n=n.astype(float), lam=axes["lam"], seed=range(options.seeds)),
             options,
             NAME,
             config=config,
         )
         theory = sweep.run(
-            regression.theory, sweep.Grid(n=n.astype(float), ridge=axes["ridge"]), config=config
+            regression.ridge_theory, sweep.Grid(n=n.astype(float), lam=axes["lam"]), config=config
         )
     simulation, theory = (
         with_ratio_axis(ds, "n", config.d, "n_over_d", "n / d") for ds in (simulation, theory)
     )
+    for ds in (simulation, theory):
+        ds["lam"].attrs["long_name"] = "lam (mean-loss ridge)"
     mean = sweep.seed_mean(simulation)
     combined = simulation.assign(
         {f"theory_{name}": theory[name] for name in ("test_mse", "train_mse", "kappa")}
@@ -65,9 +68,9 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         mean,
         "test_mse",
         x="n_over_d",
-        y="ridge",
+        y="lam",
         log_color=True,
-        lines=[([1.0, 1.0], [axes["ridge"].min(), axes["ridge"].max()], "n = d")],
+        lines=[([1.0, 1.0], [axes["lam"].min(), axes["lam"].max()], "n = d")],
         title=f"ridge regression, d = {config.d}, noise = {config.noise}: test MSE",
         path=options.out / f"{NAME}.png",
     )
@@ -79,21 +82,22 @@ def summary(theory: xr.Dataset, mean: xr.Dataset, paths: list) -> str:
     ok = (mean["status"] == sweep.Status.OK) & np.isfinite(theory["test_mse"])
     z = np.abs(mean["test_mse"] - theory["test_mse"]) / mean["test_mse_sem"]
     rel = np.abs(mean["test_mse"] / theory["test_mse"] - 1)
-    smallest = theory["test_mse"].isel(ridge=0)
+    smallest = theory["test_mse"].isel(lam=0)
     peak = float(smallest["n_over_d"][int(smallest.argmax("n_over_d"))])
     failed = int((~ok).sum())
     return (
         f"wrote {', '.join(str(p) for p in paths)}\n"
         f"ridge: theory vs simulation over {int(ok.sum())} cells: median |rel. diff| "
         f"{float(rel.where(ok).median()):.1%}, median |diff|/SEM {float(z.where(ok).median()):.2f}"
-        f"; {failed} cells not compared (failed points); at the smallest ridge the test error "
+        f"; {failed} cells not compared (failed points); at the smallest lam the test error "
         f"peaks at n/d = {peak:.2f} (double descent)"
     )
 
 
 EXPERIMENT = Experiment(
     name=NAME,
-    summary="linear ridge regression double descent over (n/d, ridge): theory vs simulation",
+    summary="linear ridge regression double descent over (n/d, lam): theory vs simulation "
+    "(lam = mean-loss ridge)",
     axes=default_axes,
     run=run,
     default_seeds=lambda quick: 4 if quick else 8,

@@ -52,15 +52,15 @@ def test_unknown_experiment_exits_2_naming_the_choices(capsys):
 def test_unknown_axis_exits_2_naming_the_axes(capsys):
     assert phase_diagram.main(["ridge", "--grid", "width=1:2:3"]) == 2
     err = capsys.readouterr().err
-    assert "has no axis 'width'" in err and "n_over_d, ridge" in err
+    assert "has no axis 'width'" in err and "n_over_d, lam" in err
 
 
 def test_a_grid_value_the_model_rejects_exits_2(capsys, tmp_path):
     assert (
-        phase_diagram.main(["ridge", "--quick", "--out", str(tmp_path), "--grid", "ridge=-1,1"])
+        phase_diagram.main(["ridge", "--quick", "--out", str(tmp_path), "--grid", "lam=-1,1"])
         == 2
     )
-    assert "ridge" in capsys.readouterr().err
+    assert "lam" in capsys.readouterr().err
 
 
 def test_list_names_every_experiment(capsys):
@@ -82,7 +82,7 @@ def test_quick_run_writes_png_and_data_and_resumes(tmp_path, capsys):
         "--grid",
         "n_over_d=0.5,1,2",
         "--grid",
-        "ridge=1e-3:1:3:log",
+        "lam=1e-3:1:3:log",
     ]
     assert phase_diagram.main(args) == 0
     out = capsys.readouterr().out
@@ -90,7 +90,7 @@ def test_quick_run_writes_png_and_data_and_resumes(tmp_path, capsys):
     assert (tmp_path / "ridge.png").stat().st_size > 10_000
     ds = sweep.load(tmp_path / "ridge.nc")
     xr_zarr = sweep.load(tmp_path / "ridge.zarr")
-    assert ds.sizes == {"n_over_d": 3, "ridge": 3, "seed": 2}
+    assert ds.sizes == {"n_over_d": 3, "lam": 3, "seed": 2}
     assert set(ds.data_vars) >= {"test_mse", "theory_test_mse", "status"}
     np.testing.assert_array_equal(ds["test_mse"].values, xr_zarr["test_mse"].values)
     assert phase_diagram.main([*args, "--resume"]) == 0
@@ -186,7 +186,7 @@ def test_ctrl_c_prints_one_line_with_the_resume_command(monkeypatch, tmp_path, c
 
 
 def test_a_grid_axis_given_twice_exits_2(capsys):
-    assert phase_diagram.main(["ridge", "--grid", "ridge=1,2", "--grid", "ridge=3,4"]) == 2
+    assert phase_diagram.main(["ridge", "--grid", "lam=1,2", "--grid", "lam=3,4"]) == 2
     assert "given twice" in capsys.readouterr().err
 
 

@@ -6,15 +6,8 @@ import numpy as np
 import pytest
 
 from theorytk import datasets, kernels, sweep
-from theorytk.regression import (
-    DataPool,
-    KRRConfig,
-    LaplaceKernel,
-    RBFKernel,
-    gaussian_pool,
-    krr_theory,
-    simulate_krr,
-)
+from theorytk.kernels import LaplaceKernel, RBFKernel
+from theorytk.regression import DataPool, KRRConfig, gaussian_pool, krr_theory, simulate_krr
 
 
 def _target(x):

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from theorytk.regression import LinearRFConfig, linear_rf_theory, simulate_linear_rf
+from theorytk.regression import LinearRFConfig, RidgeConfig, linear_rf_theory, simulate_linear_rf
+from theorytk.regression._gaussian import linear_teacher_data
 
 _CONFIG = LinearRFConfig(d=600, n=200, n_features_max=1000, noise=0.1)
 _SEEDS = 40
@@ -84,3 +85,34 @@ def test_bad_config_raises_value_error():
         LinearRFConfig(d=10, n=5, n_features_max=0)
     with pytest.raises(ValueError, match="noise must be a finite scalar >= 0"):
         LinearRFConfig(d=10, n=5, n_features_max=3, noise=-1.0)
+
+
+def test_task_is_the_power_law_spectrum_and_target_of_the_ridge_model():
+    # One home for the power law: the same lambda_i bit for bit, and v_i^2 proportional to the
+    # ridge model's (normalised to its signal there): ratios equal to rounding, 1e-14.
+    config = LinearRFConfig(d=50, n=10, n_features_max=5, eigen_decay=1.3, target_decay=2.1)
+    ridge = RidgeConfig(
+        d=50, n_max=10, spectrum="power_law", eigen_decay=1.3, target="power_law", target_decay=2.1
+    )
+    np.testing.assert_array_equal(config.eigenvalues(), ridge.eigenvalues())
+    v2, ridge_v2 = np.asarray(config.target_coeffs_sq()), np.asarray(ridge.target_coeffs_sq())
+    np.testing.assert_allclose(v2 / v2[0], ridge_v2 / ridge_v2[0], rtol=1e-14)
+    np.testing.assert_allclose(config.eigenvalues() * config.teacher() ** 2, v2, rtol=1e-14)
+
+
+def test_simulation_data_are_the_shared_gaussian_sampler_draws():
+    # simulate_linear_rf draws (x, y) with linear_teacher_data from the first two of three
+    # keys; refit the RF predictor by hand on those draws: the same numbers up to the order of
+    # summation (float64, 1e-10 relative).
+    config = LinearRFConfig(d=30, n=20, n_features_max=40, noise=0.1)
+    key = jax.random.key(7)
+    k_x, k_eps, k_z = jax.random.split(key, 3)
+    lam, w_star = config.eigenvalues(), config.teacher()
+    x, y = linear_teacher_data(k_x, k_eps, n=20, eigenvalues=lam, teacher=w_star, noise=0.1)
+    w = np.asarray(jax.random.normal(k_z, (40, 30)))[:25] / np.sqrt(25.0)
+    feats = np.asarray(x) @ w.T
+    coef = np.linalg.solve(feats @ feats.T + 0.5 * np.eye(20), np.asarray(y))
+    beta = w.T @ (feats.T @ coef)
+    expected = float(np.sum(np.asarray(lam) * (beta - np.asarray(w_star)) ** 2) + 0.1)
+    out = simulate_linear_rf({"n_features": 25.0, "ridge": 0.5}, key, config=config)
+    np.testing.assert_allclose(float(out["test_mse"]), expected, rtol=1e-10)

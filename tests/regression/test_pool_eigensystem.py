@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theorytk.regression import DataPool, RBFKernel, krr_risk, pool_eigensystem
+from theorytk.kernels import RBFKernel
+from theorytk.regression import DataPool, krr_risk, pool_eigensystem
 
 
 def _pool(seed, m, d):

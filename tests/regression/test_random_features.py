@@ -175,6 +175,80 @@ def test_vmap_over_a_features_ridge_grid_equals_a_loop():
             np.testing.assert_allclose(batched[name][i], value, rtol=1e-12)
 
 
+def _wide_random_cases(p: int, count: int, seed: int) -> tuple[np.ndarray, ...]:
+    """`count` random problems with P = p: eigenvalues over 1e+-12, ridges over 1e+-10."""
+    rng = np.random.default_rng(seed)
+    lam = 10.0 ** rng.uniform(-12.0, 12.0, (count, p))
+    v2 = rng.uniform(0.0, 10.0, (count, p))
+    n = np.maximum(1.0, p * rng.uniform(0.05, 3.0, count))
+    n_feat = np.maximum(1.0, p * rng.uniform(0.05, 3.0, count))
+    return lam, v2, n, n_feat, 10.0 ** rng.uniform(-10.0, 10.0, count)
+
+
+@pytest.mark.parametrize("p, count", [(1, 400), (2, 400), (40, 400), (1000, 100)])
+def test_rf_equations_hold_on_wide_random_spectra(p, count):
+    # 1,300 fixed-seed cases, wider than the hypothesis test: eigenvalues over 1e+-12, ridges
+    # over 1e+-10, among them n ~ N ~ P with tiny ridges (slow Newton convergence) and roots on
+    # an end of the bracket (every Newton step rounds outside it and bisects). Both equations
+    # are sums of positive terms equal to n (resp. N), rounded over <= 1000 terms and read from
+    # a root in log gamma whose error the solver drives to rounding: 1e-12 relative.
+    lam, v2, n, n_feat, ridge = _wide_random_cases(p, count, seed=p)
+    out = jax.jit(jax.vmap(lambda *a: rf_risk(a[0], a[1], n=a[2], n_features=a[3], ridge=a[4])))(
+        lam, v2, n, n_feat, ridge
+    )
+    gamma, kappa = np.asarray(out["gamma"]), np.asarray(out["kappa"])
+    assert np.all(gamma > 0) and np.all(kappa > 0)
+    z = np.sum(lam / (lam + gamma[:, None]), axis=1)
+    assert np.max(np.abs(z + ridge / kappa - n) / n) <= 1e-12
+    assert np.max(np.abs(z + n_feat * kappa / gamma - n_feat) / n_feat) <= 1e-12
+
+
+@pytest.mark.parametrize("batch", [1, 7, 20, 48])
+def test_batches_in_blocks_equal_single_points(batch):
+    # A vmapped batch runs as a loop over blocks of gcd(batch, 16) points (1, 1, 4 and 16
+    # lanes here); every point is the same computation as alone: equal to rounding.
+    rng = np.random.default_rng(batch)
+    feats = 10.0 ** rng.uniform(0.0, 3.0, batch)
+    ridges = np.where(rng.uniform(size=batch) < 0.2, 0.0, 10.0 ** rng.uniform(-8.0, 2.0, batch))
+    batched = jax.jit(
+        jax.vmap(lambda f, r: rf_risk(_LAM, _V2, n=25.0, n_features=f, ridge=r, noise=0.1))
+    )(feats, ridges)
+    for i in range(batch):
+        single = _risk(_LAM, _V2, n=25.0, n_features=feats[i], ridge=ridges[i], noise=0.1)
+        for name, value in single.items():
+            np.testing.assert_allclose(batched[name][i], value, rtol=1e-12)
+
+
+def test_nested_vmap_over_spectra_and_ridges_equals_single_points():
+    # Batched eigenvalues (an outer vmap over two spectra) and an inner vmap over ridges.
+    lams = np.stack([_LAM, _LAM[::-1] * 2.0])
+    ridges = np.array([1e-4, 1e-2, 1.0])
+
+    def grid(lam):
+        return jax.vmap(lambda r: rf_risk(lam, _V2, n=25.0, n_features=30.0, ridge=r))(ridges)
+
+    out = jax.jit(jax.vmap(grid))(lams)
+    for s in range(2):
+        for j, ridge in enumerate(ridges):
+            single = _risk(lams[s], _V2, n=25.0, n_features=30.0, ridge=ridge)
+            np.testing.assert_allclose(out["test_mse"][s, j], single["test_mse"], rtol=1e-12)
+
+
+def test_vmapped_gradient_equals_single_point_gradients():
+    # jax.grad through the batched rf_risk (vmap of grad and grad of a vmapped sum): the
+    # implicit-function derivative of each point, equal to rounding.
+    ridges = np.array([1e-3, 0.1, 2.0])
+
+    def test_mse(ridge):
+        return rf_risk(_LAM, _V2, n=25.0, n_features=30.0, ridge=ridge, noise=0.1)["test_mse"]
+
+    grad = jax.jit(jax.grad(test_mse))
+    per_point = np.array([float(grad(r)) for r in ridges])
+    np.testing.assert_allclose(jax.jit(jax.vmap(jax.grad(test_mse)))(ridges), per_point, rtol=1e-12)
+    summed = jax.jit(jax.grad(lambda r: jnp.sum(jax.vmap(test_mse)(r))))(ridges)
+    np.testing.assert_allclose(summed, per_point, rtol=1e-12)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theorytk import sweep
-from theorytk.regression import RidgeConfig, simulate, theory
-from theorytk.regression._ridge import _sample
+from theorytk import regression, sweep
+from theorytk.regression import RidgeConfig, ridge_theory, simulate_ridge
+from theorytk.regression._gaussian import linear_teacher_data
 
 D = 200
 SEEDS = 100
 N_GRID = np.array([40, 100, 200, 400, 1000])  # n/d = 0.2 .. 5
-RIDGE_GRID = np.array([1e-4, 1e-2, 1e-1, 10.0])
+LAM_GRID = np.array([1e-4, 1e-2, 1e-1, 10.0])
 CONFIGS = {
     "isotropic": RidgeConfig(d=D, n_max=5 * D, noise=0.5, signal=1.0),
     "power_law": RidgeConfig(
@@ -32,43 +32,43 @@ CONFIGS = {
 
 
 @functools.partial(jax.jit, static_argnames=("fn", "config"))
-def _grid_theory(ns, ridges, *, fn, config):
+def _grid_theory(ns, lams, *, fn, config):
     """fn(params, config=config) on the (n, ridge) grid, arrays of shape (len(ns), len(ridges))."""
-    point = lambda n, r: fn({"n": n, "ridge": r}, config=config)  # noqa: E731
-    return jax.vmap(lambda n: jax.vmap(lambda r: point(n, r))(ridges))(jnp.asarray(ns, float))
+    point = lambda n, r: fn({"n": n, "lam": r}, config=config)  # noqa: E731
+    return jax.vmap(lambda n: jax.vmap(lambda r: point(n, r))(lams))(jnp.asarray(ns, float))
 
 
-def _theory_grid(config, ns, ridges):
+def _theory_grid(config, ns, lams):
     return _grid_theory(
-        jnp.asarray(ns, float), jnp.asarray(ridges, float), fn=theory, config=config
+        jnp.asarray(ns, float), jnp.asarray(lams, float), fn=ridge_theory, config=config
     )
 
 
 @functools.partial(jax.jit, static_argnames=("config", "seeds"))
-def _grid_simulate_jit(ns, ridges, key, *, config, seeds):
+def _grid_simulate_jit(ns, lams, key, *, config, seeds):
     def per_seed(k):
-        point = lambda n, r: simulate({"n": n, "ridge": r}, k, config=config)  # noqa: E731
-        return jax.vmap(lambda n: jax.vmap(lambda r: point(n, r))(ridges))(ns)
+        point = lambda n, r: simulate_ridge({"n": n, "lam": r}, k, config=config)  # noqa: E731
+        return jax.vmap(lambda n: jax.vmap(lambda r: point(n, r))(lams))(ns)
 
     return jax.lax.map(per_seed, jax.random.split(key, seeds), batch_size=16)
 
 
-def _grid_simulate(config, ns, ridges, seeds):
+def _grid_simulate(config, ns, lams, seeds):
     """simulate on seeds x n x ridge, as arrays of shape (seeds, len(ns), len(ridges)).
 
     One draw per seed, shared by the grid (the key is not batched over n and ridge); seeds run
     in batches of 16 to bound memory.
     """
-    ns, ridges = jnp.asarray(ns, float), jnp.asarray(ridges, float)
-    out = _grid_simulate_jit(ns, ridges, jax.random.key(0), config=config, seeds=seeds)
+    ns, lams = jnp.asarray(ns, float), jnp.asarray(lams, float)
+    out = _grid_simulate_jit(ns, lams, jax.random.key(0), config=config, seeds=seeds)
     return {name: np.asarray(value) for name, value in out.items()}
 
 
 @functools.cache
 def _comparison(name):
     config = CONFIGS[name]
-    sim = _grid_simulate(config, N_GRID, RIDGE_GRID, SEEDS)
-    th = {k: np.asarray(v) for k, v in _theory_grid(config, N_GRID, RIDGE_GRID).items()}
+    sim = _grid_simulate(config, N_GRID, LAM_GRID, SEEDS)
+    th = {k: np.asarray(v) for k, v in _theory_grid(config, N_GRID, LAM_GRID).items()}
     lam = np.asarray(config.eigenvalues())
     dof = np.sum(lam / (lam + th["kappa"][..., None]), axis=-1)  # sum_i L_i
     gap = np.maximum(N_GRID[:, None], D) - dof
@@ -177,8 +177,8 @@ def test_simulation_with_tiny_ridge_peaks_at_n_equals_d():
 
 
 @functools.partial(jax.jit, static_argnames="config")
-def _test_mse(ridge, n, *, config):
-    return theory({"n": n, "ridge": ridge}, config=config)["test_mse"]
+def _test_mse(lam, n, *, config):
+    return ridge_theory({"n": n, "lam": lam}, config=config)["test_mse"]
 
 
 _test_mse_grad = jax.jit(jax.grad(_test_mse, argnums=(0, 1)), static_argnames="config")
@@ -187,14 +187,14 @@ _test_mse_grad = jax.jit(jax.grad(_test_mse, argnums=(0, 1)), static_argnames="c
 @pytest.mark.parametrize("name", list(CONFIGS))
 def test_theory_gradient_in_ridge_and_n_matches_finite_differences(name):
     config = CONFIGS[name]
-    for n, ridge in [(100.0, 1e-2), (400.0, 0.3), (1000.0, 1e-3)]:
-        g_ridge, g_n = _test_mse_grad(ridge, n, config=config)
+    for n, lam in [(100.0, 1e-2), (400.0, 0.3), (1000.0, 1e-3)]:
+        g_lam, g_n = _test_mse_grad(lam, n, config=config)
         # Relative steps 1e-4: central-difference truncation ~1e-8 relative; rounding of the
         # root-finding (~10 ulps) / 1e-4 ~ 1e-11. So 1e-6 relative.
-        h, k = 1e-4 * ridge, 1e-4 * n
-        fd_ridge = _test_mse(ridge + h, n, config=config) - _test_mse(ridge - h, n, config=config)
-        fd_n = _test_mse(ridge, n + k, config=config) - _test_mse(ridge, n - k, config=config)
-        np.testing.assert_allclose(g_ridge, fd_ridge / (2 * h), rtol=1e-6)
+        h, k = 1e-4 * lam, 1e-4 * n
+        fd_lam = _test_mse(lam + h, n, config=config) - _test_mse(lam - h, n, config=config)
+        fd_n = _test_mse(lam, n + k, config=config) - _test_mse(lam, n - k, config=config)
+        np.testing.assert_allclose(g_lam, fd_lam / (2 * h), rtol=1e-6)
         np.testing.assert_allclose(g_n, fd_n / (2 * k), rtol=1e-6)
 
 
@@ -217,11 +217,11 @@ def _gradient_root(config, n, lo=1e-4, hi=1e2):
 def test_zero_of_the_ridge_gradient_is_the_grid_minimiser(name, n):
     config = CONFIGS[name]
     root = _gradient_root(config, n)
-    ridges = np.geomspace(1e-4, 1e2, 4001)  # ratio 1.0035 between neighbours
-    test = _theory_grid(config, [n], ridges)["test_mse"][0]
-    best = ridges[np.argmin(test)]
+    lams = np.geomspace(1e-4, 1e2, 4001)  # ratio 1.0035 between neighbours
+    test = _theory_grid(config, [n], lams)["test_mse"][0]
+    best = lams[np.argmin(test)]
     # The minimiser of a smooth function on the grid is within one grid step of the root.
-    assert abs(np.log(best / root)) <= np.log(ridges[1] / ridges[0])
+    assert abs(np.log(best / root)) <= np.log(lams[1] / lams[0])
     if name == "isotropic":
         # Sigma = I: the optimal mean-loss ridge is noise * d / (n * ||w*||^2)
         # (delta = noise * d / ||w*||^2 on the Gram scale); bisection pins it to ~1e-10.
@@ -229,21 +229,24 @@ def test_zero_of_the_ridge_gradient_is_the_grid_minimiser(name, n):
 
 
 def test_pad_and_mask_equals_an_unpadded_fit_on_the_same_draws():
-    n, ridge = 37, 0.05
-    params = {"n": n, "ridge": ridge}
+    n, lam = 37, 0.05
+    params = {"n": n, "lam": lam}
     key = jax.random.key(3)
     padded_config = RidgeConfig(d=50, n_max=150, spectrum="power_law", noise=0.2)
     exact_config = RidgeConfig(d=50, n_max=n, spectrum="power_law", noise=0.2)
-    run = jax.jit(simulate, static_argnames="config")
+    run = jax.jit(simulate_ridge, static_argnames="config")
     padded = run(params, key, config=padded_config)
     unpadded = run(params, key, config=exact_config)
     # Direct fit with numpy on the first n rows of the padded draws.
-    draws = jax.jit(_sample, static_argnames=("config", "dtype"))
-    x, y = (np.asarray(a)[:n] for a in draws(key, padded_config, jnp.asarray(0.2), float))
-    w = np.linalg.solve(x.T @ x + n * ridge * np.eye(50), x.T @ y)
-    w_star, lam = np.asarray(padded_config.teacher()), np.asarray(padded_config.eigenvalues())
+    eigenvalues, teacher = padded_config.eigenvalues(), padded_config.teacher()
+    x, y = linear_teacher_data(
+        *jax.random.split(key), n=150, eigenvalues=eigenvalues, teacher=teacher, noise=0.2
+    )
+    x, y = np.asarray(x)[:n], np.asarray(y)[:n]
+    w = np.linalg.solve(x.T @ x + n * lam * np.eye(50), x.T @ y)
+    w_star, eig = np.asarray(teacher), np.asarray(eigenvalues)
     direct = {
-        "test_mse": np.sum(lam * (w - w_star) ** 2) + 0.2,
+        "test_mse": np.sum(eig * (w - w_star) ** 2) + 0.2,
         "train_mse": np.mean((x @ w - y) ** 2),
         "weight_norm": np.linalg.norm(w),
     }
@@ -257,11 +260,11 @@ def test_simulate_and_theory_are_vmappable_and_respect_float32():
     config = RidgeConfig(d=20, n_max=40, noise=0.1)
     params = {
         "n": jnp.array([10.0, 30.0], jnp.float32),
-        "ridge": jnp.array([0.1, 1.0], jnp.float32),
+        "lam": jnp.array([0.1, 1.0], jnp.float32),
     }
     keys = jax.random.split(jax.random.key(0), 2)
-    sim = jax.jit(jax.vmap(lambda p, k: simulate(p, k, config=config)))(params, keys)
-    th_fn = jax.jit(jax.vmap(lambda p: theory(p, config=config)))
+    sim = jax.jit(jax.vmap(lambda p, k: simulate_ridge(p, k, config=config)))(params, keys)
+    th_fn = jax.jit(jax.vmap(lambda p: ridge_theory(p, config=config)))
     th = th_fn(params)
     for out in (sim, th):
         for name, value in out.items():
@@ -274,7 +277,9 @@ def test_simulate_and_theory_are_vmappable_and_respect_float32():
 
 def test_traced_non_positive_ridge_gives_nan_metrics_in_simulation():
     config = RidgeConfig(d=20, n_max=40)
-    out = jax.jit(lambda r: simulate({"n": 10, "ridge": r}, jax.random.key(0), config=config))(0.0)
+    out = jax.jit(lambda r: simulate_ridge({"n": 10, "lam": r}, jax.random.key(0), config=config))(
+        0.0
+    )
     assert all(np.isnan(v) for v in out.values())
 
 
@@ -307,9 +312,9 @@ def test_config_task_is_one_teacher_with_the_requested_power(
 
 def test_sweep_engine_runs_simulate_and_theory():
     config = RidgeConfig(d=10, n_max=30, noise=0.1)
-    grid = sweep.Grid(n=np.array([5, 20]), ridge=sweep.geomspace(1e-2, 1.0, 3), seed=range(2))
-    sim = sweep.run(simulate, grid, key=jax.random.key(0), config=config, progress=False)
-    th = sweep.run(theory, sweep.Grid(n=np.array([5, 20]), ridge=sweep.geomspace(1e-2, 1.0, 3)),
+    grid = sweep.Grid(n=np.array([5, 20]), lam=sweep.geomspace(1e-2, 1.0, 3), seed=range(2))
+    sim = sweep.run(simulate_ridge, grid, key=jax.random.key(0), config=config, progress=False)
+    th = sweep.run(ridge_theory, sweep.Grid(n=np.array([5, 20]), lam=sweep.geomspace(1e-2, 1.0, 3)),
                    config=config, progress=False)  # fmt: skip
     assert set(sim.data_vars) >= {"test_mse", "train_mse", "weight_norm", "status"}
     assert set(th.data_vars) >= {"test_mse", "train_mse", "weight_norm", "kappa"}
@@ -319,25 +324,25 @@ def test_sweep_engine_runs_simulate_and_theory():
 @pytest.mark.parametrize(
     "fn, params, match",
     [
-        ("simulate", {"n": 10, "ridge": 0.0}, r"params\['ridge'\] must be a finite scalar > 0"),
-        ("simulate", {"n": 10, "ridge": -1.0}, r"params\['ridge'\]"),
-        ("simulate", {"n": 41, "ridge": 1.0}, r"params\['n'\] must be .* integer in \[1, n_max"),
-        ("simulate", {"n": 10.5, "ridge": 1.0}, r"params\['n'\]"),
-        ("simulate", {"n": 0, "ridge": 1.0}, r"params\['n'\]"),
-        ("simulate", {"n": 10, "ridge": 1.0, "noise": -1.0}, r"params\['noise'\]"),
-        ("simulate", {"ridge": 1.0}, "missing"),
-        ("theory", {"n": 10, "ridge": -1e-3}, r"params\['ridge'\] must be a finite scalar >= 0"),
-        ("theory", {"n": 0.0, "ridge": 1.0}, r"params\['n'\] must be a finite scalar > 0"),
-        ("theory", {"n": np.nan, "ridge": 1.0}, r"params\['n'\]"),
+        ("simulate", {"n": 10, "lam": 0.0}, r"params\['lam'\] must be a finite scalar > 0"),
+        ("simulate", {"n": 10, "lam": -1.0}, r"params\['lam'\]"),
+        ("simulate", {"n": 41, "lam": 1.0}, r"params\['n'\] must be .* integer in \[1, n_max"),
+        ("simulate", {"n": 10.5, "lam": 1.0}, r"params\['n'\]"),
+        ("simulate", {"n": 0, "lam": 1.0}, r"params\['n'\]"),
+        ("simulate", {"n": 10, "lam": 1.0, "noise": -1.0}, r"params\['noise'\]"),
+        ("simulate", {"lam": 1.0}, "missing"),
+        ("theory", {"n": 10, "lam": -1e-3}, r"params\['lam'\] must be a finite scalar >= 0"),
+        ("theory", {"n": 0.0, "lam": 1.0}, r"params\['n'\] must be a finite scalar > 0"),
+        ("theory", {"n": np.nan, "lam": 1.0}, r"params\['n'\]"),
     ],
 )
 def test_bad_params_raise_value_error(fn, params, match):
     config = RidgeConfig(d=20, n_max=40)
     with pytest.raises(ValueError, match=match):
         if fn == "simulate":
-            simulate(params, jax.random.key(0), config=config)
+            simulate_ridge(params, jax.random.key(0), config=config)
         else:
-            theory(params, config=config)
+            ridge_theory(params, config=config)
 
 
 @pytest.mark.parametrize(
@@ -355,3 +360,23 @@ def test_bad_params_raise_value_error(fn, params, match):
 def test_bad_config_raises_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RidgeConfig(**{"d": 10, "n_max": 20, **kwargs})
+
+
+def test_old_names_warn_and_read_the_mean_loss_ridge_from_params_ridge():
+    # regression.simulate / regression.theory (deprecated) are simulate_ridge / ridge_theory
+    # with params["ridge"] meaning lam: identical numbers.
+    config = RidgeConfig(d=10, n_max=30, noise=0.1)
+    with pytest.warns(DeprecationWarning, match="use theorytk.regression.simulate_ridge"):
+        old_simulate = regression.simulate
+    with pytest.warns(DeprecationWarning, match="use theorytk.regression.ridge_theory"):
+        old_theory = regression.theory
+    key = jax.random.key(2)
+    old = old_simulate({"n": 20, "ridge": 0.1}, key, config=config)
+    new = simulate_ridge({"n": 20, "lam": 0.1}, key, config=config)
+    assert {k: float(v) for k, v in old.items()} == {k: float(v) for k, v in new.items()}
+    old = old_theory({"n": 20, "ridge": 0.1}, config=config)
+    assert float(old["test_mse"]) == float(
+        ridge_theory({"n": 20, "lam": 0.1}, config=config)["test_mse"]
+    )
+    with pytest.raises(ValueError, match="'ridge' is now 'lam'"):
+        simulate_ridge({"n": 20, "ridge": 0.1}, key, config=config)

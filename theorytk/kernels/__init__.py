@@ -1,5 +1,6 @@
 """Kernels of wide networks: the analytic NNGP and NTK of fully connected networks, their
-infinite-depth limits, and the predictions of infinitely wide networks after training.
+infinite-depth limits, the predictions of infinitely wide networks after training, kernels as
+hashable callables (RBF, Laplace, MLP) and where the NTK regime of a finite network ends.
 
     from theorytk import kernels
     k = kernels.mlp_kernels(x, depth=3, activation="relu", sigma_w=1.4, sigma_b=0.1)
@@ -38,7 +39,9 @@ from ._infinite_depth import (
     ntk_classifier,
     singular_activation,
 )
+from ._kernel_functions import LaplaceKernel, MLPKernel, RBFKernel
 from ._mlp import PARAMETERIZATIONS, MLPKernels, mlp_kernels
+from ._ntk_regime import NTKRegimeTask, simulate_ntk_regime
 from ._predictions import METHODS, GaussianPosterior, GDPredictions, gd_predictions, nngp_posterior
 
 __all__ = [
@@ -55,9 +58,13 @@ __all__ = [
     "Hermite",
     "Identity",
     "METHODS",
+    "LaplaceKernel",
+    "MLPKernel",
     "MLPKernels",
     "MLPParams",
+    "NTKRegimeTask",
     "PARAMETERIZATIONS",
+    "RBFKernel",
     "Quadrature",
     "Scaled",
     "Sin",
@@ -78,5 +85,6 @@ __all__ = [
     "nearest_neighbour",
     "nngp_posterior",
     "ntk_classifier",
+    "simulate_ntk_regime",
     "singular_activation",
 ]

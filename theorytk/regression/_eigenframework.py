@@ -96,7 +96,7 @@ def krr_risk(
     # L_i^2 / lambda_i = L_i / (lambda_i + kappa), which is 1 / lambda_i at kappa = 0.
     weight = learn / (lam + kappa)
     norm_sq = jnp.sum(weight * (v2 + test / n))
-    return {
+    risk = {
         "test_mse": test,
         "train_mse": train,
         "kappa": kappa,
@@ -104,6 +104,9 @@ def krr_risk(
         "dof": jnp.sum(learn),
         "rkhs_norm_sq": norm_sq,
     }
+    # traced inputs outside the domain give NaN everywhere, never a plausible number
+    valid = (delta >= 0) & (n > 0) & (noise >= 0) & jnp.all(lam > 0) & jnp.all(v2 >= 0)
+    return {name: jnp.where(valid, value, jnp.nan) for name, value in risk.items()}
 
 
 def _residual(t: Array, log_lam: Array, delta: Array, n: Array) -> Array:

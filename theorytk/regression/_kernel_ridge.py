@@ -4,16 +4,16 @@ theory from the pool's eigensystem."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike
 
 from .._validation import check_integer, check_scalar
 from ._eigenframework import krr_risk
+from ._gaussian import gaussian_inputs
 from ._pool import (
     DataPool,
     Kernel,
@@ -23,36 +23,6 @@ from ._pool import (
     pool_gram,
     pool_metrics,
 )
-
-
-@dataclass(frozen=True)
-class RBFKernel:
-    """k(x, x') = exp(-||x - x'||^2 / (2 bandwidth^2 d)), d the input dimension.
-
-    Distances are measured in units of sqrt(d) (the convention x.x'/d of `theorytk.kernels`):
-    for inputs on the sphere of radius sqrt(d), ||x - x'||^2 / d = 2 (1 - cos angle).
-    """
-
-    bandwidth: float = 1.0
-
-    def __call__(self, x1: Float[Array, "n1 d"], x2: Float[Array, "n2 d"]) -> Array:
-        return jnp.exp(-_sq_dist(x1, x2) / (2 * self.bandwidth**2))
-
-
-@dataclass(frozen=True)
-class LaplaceKernel:
-    """k(x, x') = exp(-||x - x'|| / (bandwidth sqrt(d))), d the input dimension."""
-
-    bandwidth: float = 1.0
-
-    def __call__(self, x1: Float[Array, "n1 d"], x2: Float[Array, "n2 d"]) -> Array:
-        return jnp.exp(-jnp.sqrt(_sq_dist(x1, x2)) / self.bandwidth)
-
-
-def _sq_dist(x1: Array, x2: Array) -> Array:
-    """||x1_a - x2_b||^2 / d, clipped at 0 against rounding."""
-    sq = jnp.sum(x1**2, 1)[:, None] + jnp.sum(x2**2, 1)[None, :] - 2 * x1 @ x2.T
-    return jnp.maximum(sq, 0.0) / x1.shape[1]
 
 
 def gaussian_pool(key: Array, *, size: int, d: int, target: Callable[[Array], Array]) -> DataPool:
@@ -66,7 +36,7 @@ def gaussian_pool(key: Array, *, size: int, d: int, target: Callable[[Array], Ar
     """
     check_integer("size", size)
     check_integer("d", d)
-    x = jax.random.normal(key, (size, d))
+    x = gaussian_inputs(key, size, jnp.ones(d))
     return DataPool(x, target(x))
 
 
@@ -82,8 +52,9 @@ class KRRConfig(eqx.Module):
     Args:
         pool: the data pool.
         kernel: a hashable callable k(x1 (n1, d), x2 (n2, d)) -> Gram (n1, n2), e.g.
-            `RBFKernel(1.0)`, `LaplaceKernel(1.0)`, `rf_limit_kernel("relu")` or a function
-            returning `theorytk.kernels.mlp_kernels(x1, x2, ...).ntk`.
+            `theorytk.kernels.RBFKernel(1.0)`, `kernels.LaplaceKernel(1.0)`,
+            `kernels.MLPKernel(...)`, `rf_limit_kernel("relu")` or a function returning
+            `theorytk.kernels.mlp_kernels(x1, x2, ...).ntk`.
         n_max: largest n; `simulate_krr` draws n_max points and masks the rows >= n.
         holdout: sampling protocol (see above); needs n_max < M.
         noise: label-noise variance >= 0.

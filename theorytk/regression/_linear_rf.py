@@ -11,6 +11,7 @@ from jax.scipy.linalg import cho_factor, cho_solve
 from jaxtyping import Array, ArrayLike, Float
 
 from .._validation import check_integer, check_scalar
+from ._gaussian import linear_teacher_data, power_law
 from ._random_features import rf_risk
 
 
@@ -46,12 +47,16 @@ class LinearRFConfig(eqx.Module):
         check_scalar("noise", self.noise, ">= 0", lambda x: x >= 0)
 
     def eigenvalues(self) -> Float[Array, " d"]:
-        """lambda_i = i^-eigen_decay."""
-        return jnp.arange(1, self.d + 1, dtype=float) ** -self.eigen_decay
+        """lambda_i = i^-eigen_decay (the "power_law" spectrum of `RidgeConfig`)."""
+        return power_law(self.d, self.eigen_decay)
 
     def target_coeffs_sq(self) -> Float[Array, " d"]:
-        """v_i^2 = i^-target_decay."""
-        return jnp.arange(1, self.d + 1, dtype=float) ** -self.target_decay
+        """v_i^2 = i^-target_decay (the "power_law" target of `RidgeConfig`, unnormalised)."""
+        return power_law(self.d, self.target_decay)
+
+    def teacher(self) -> Float[Array, " d"]:
+        """w*_i = v_i / sqrt(lambda_i), so that f*(x) = <w*, x> = sum_i v_i phi_i(x)."""
+        return jnp.sqrt(self.target_coeffs_sq()) / jnp.sqrt(self.eigenvalues())
 
 
 def simulate_linear_rf(
@@ -76,11 +81,11 @@ def simulate_linear_rf(
     """
     n_feat = jnp.asarray(params["n_features"], float)
     delta = jnp.asarray(params["ridge"], float)
-    lam, v = config.eigenvalues(), jnp.sqrt(config.target_coeffs_sq())
+    lam, w_star = config.eigenvalues(), config.teacher()
     k_x, k_eps, k_z = jax.random.split(key, 3)
-    gauss = jax.random.normal(k_x, (config.n, config.d))
-    x = gauss * jnp.sqrt(lam)
-    y = gauss @ v + jnp.sqrt(config.noise) * jax.random.normal(k_eps, (config.n,))
+    x, y = linear_teacher_data(
+        k_x, k_eps, n=config.n, eigenvalues=lam, teacher=w_star, noise=config.noise
+    )
     mask = jnp.arange(config.n_features_max) < n_feat
     w = jax.random.normal(k_z, (config.n_features_max, config.d)) * mask[:, None]
     w = w / jnp.sqrt(n_feat)
@@ -88,7 +93,7 @@ def simulate_linear_rf(
     gram = feats @ feats.T
     coef = cho_solve(cho_factor(gram + delta * jnp.eye(config.n)), y)
     beta = w.T @ (feats.T @ coef)
-    err = beta - v / jnp.sqrt(lam)
+    err = beta - w_star
     test = jnp.sum(lam * err**2) + config.noise
     train = jnp.mean((x @ beta - y) ** 2)
     return {"test_mse": test, "train_mse": train}

@@ -4,60 +4,17 @@ simulation and eigenframework theory from the eigensystem of the limiting kernel
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike
 
 from .._validation import check_integer
-from ..kernels import ACTIVATION_NAMES, get_activation, mlp_kernels
+from ..kernels import MLPKernel, get_activation
 from ._kernel_ridge import check_pool_config, read_ridge, read_size
 from ._pool import DataPool, cached_eigensystem, draw_training_set, masked_ridge_solve, pool_metrics
 from ._random_features import rf_risk
-
-
-@dataclass(frozen=True)
-class MLPKernel:
-    """The analytic NNGP or NTK of an infinitely wide fully connected network as a kernel
-    callable k(x1, x2) -> Gram: `getattr(mlp_kernels(x1, x2, ...), kind)`.
-
-    A frozen dataclass, so it is hashable and has a stable repr (a config holding it keeps the
-    same sweep fingerprint across processes, which `--resume` needs; a lambda does not).
-
-    Args:
-        depth: number of hidden layers (>= 1).
-        activation: a name in `theorytk.kernels.ACTIVATION_NAMES`.
-        sigma_w: weight standard deviation.
-        sigma_b: bias standard deviation.
-        kind: "ntk" or "nngp".
-    """
-
-    depth: int
-    activation: str
-    sigma_w: float
-    sigma_b: float = 0.0
-    kind: str = "ntk"
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("ntk", "nngp"):
-            raise ValueError(f"kind must be 'ntk' or 'nngp', got {self.kind!r}")
-        if self.activation not in ACTIVATION_NAMES:
-            raise ValueError(
-                f"activation must be one of {list(ACTIVATION_NAMES)}, got {self.activation!r}"
-            )
-
-    def __call__(self, x1: Float[Array, "n1 d"], x2: Float[Array, "n2 d"]) -> Array:
-        out = mlp_kernels(
-            x1,
-            x2,
-            depth=self.depth,
-            activation=self.activation,
-            sigma_w=self.sigma_w,
-            sigma_b=self.sigma_b,
-        )
-        return getattr(out, self.kind)
 
 
 def rf_limit_kernel(activation: str) -> MLPKernel:

@@ -12,8 +12,11 @@ import numpy as np
 from jax.scipy.linalg import cho_factor, cho_solve
 from jaxtyping import Array, ArrayLike, Float
 
+from .. import sweep
 from .._validation import check_integer, check_scalar
+from ..sweep import Status
 from ._eigenframework import krr_risk
+from ._gaussian import linear_teacher_data, power_law
 
 _SPECTRA = ("isotropic", "power_law")
 _TARGETS = ("isotropic", "power_law")
@@ -72,7 +75,7 @@ class RidgeConfig(eqx.Module):
         """The covariance eigenvalues lambda_i (1, or i^-eigen_decay), shape (d,)."""
         if self.spectrum == "isotropic":
             return jnp.ones(self.d, dtype)
-        return jnp.arange(1, self.d + 1, dtype=dtype) ** -jnp.asarray(self.eigen_decay, dtype)
+        return power_law(self.d, self.eigen_decay, dtype)
 
     def teacher(self, dtype: Any = float) -> Float[Array, " d"]:
         """The teacher w*, shape (d,), with ||w*||_Sigma^2 = signal."""
@@ -80,7 +83,7 @@ class RidgeConfig(eqx.Module):
         if self.target == "isotropic":
             shape = jnp.ones(self.d, dtype) / jnp.sqrt(jnp.sum(lam))
         else:
-            v2 = jnp.arange(1, self.d + 1, dtype=dtype) ** -jnp.asarray(self.target_decay, dtype)
+            v2 = power_law(self.d, self.target_decay, dtype)
             shape = jnp.sqrt(v2 / jnp.sum(v2) / lam)
         return jnp.sqrt(jnp.asarray(self.signal, dtype)) * shape
 
@@ -89,89 +92,106 @@ class RidgeConfig(eqx.Module):
         return self.eigenvalues(dtype) * self.teacher(dtype) ** 2
 
 
-def unnormalised_ridge(ridge: ArrayLike, n: ArrayLike) -> Array:
-    """The Gram-matrix ridge delta = n * ridge of the mean-loss ridge `ridge` on n samples.
+def unnormalised_ridge(lam: ArrayLike, n: ArrayLike) -> Array:
+    """The Gram-matrix ridge delta = n * lam of the mean-loss ridge `lam` on n samples.
 
-    Minimising (1/n) ||X w - y||^2 + ridge ||w||^2 gives (X^T X + n ridge I) w = X^T y,
-    i.e. kernel ridge regression with delta = n * ridge added to the unnormalised Gram matrix
-    X X^T, the convention of `krr_risk`.
+    Minimising (1/n) ||X w - y||^2 + lam ||w||^2 gives (X^T X + n lam I) w = X^T y, i.e.
+    kernel ridge regression with delta = n * lam added to the unnormalised Gram matrix X X^T,
+    the `ridge` of `krr_risk`, `rf_risk` and the other models.
     """
-    return jnp.asarray(n) * jnp.asarray(ridge)
+    return jnp.asarray(n) * jnp.asarray(lam)
 
 
-def simulate(
+@sweep.domain(lam=sweep.POSITIVE, n=sweep.POSITIVE_INTEGER, noise=sweep.NONNEGATIVE)
+def simulate_ridge(
     params: Mapping[str, ArrayLike], key: Array, *, config: RidgeConfig
 ) -> dict[str, Array]:
     """Test error, train error and weight norm of ridge regression fitted on n Gaussian samples.
 
     Draws n_max rows x ~ N(0, diag(lambda)), y = <w*, x> + eps, zeroes the rows >= n (zero
-    rows leave X^T X and X^T y unchanged) and solves (X^T X + n ridge I) w = X^T y by
-    Cholesky, the minimiser of (1/n) ||X w - y||^2 + ridge ||w||^2. The first n rows do
-    not depend on n_max (see `_sample`), and a larger n adds rows.
+    rows leave X^T X and X^T y unchanged) and solves (X^T X + n lam I) w = X^T y by
+    Cholesky, the minimiser of the mean loss (1/n) ||X w - y||^2 + lam ||w||^2 (so
+    delta = n lam on the Gram matrix, `unnormalised_ridge`). The first n rows do not depend
+    on n_max, and a larger n adds rows.
 
         test_mse  = (w - w*)^T Sigma (w - w*) + noise       (exact population risk)
         train_mse = (1/n) ||X w - y||^2                     (over the n real rows)
         weight_norm = ||w||
 
-    The simulation needs ridge > 0 (ridge = 0 with n <= d is a singular system; the
-    ridgeless limit is approached by a small positive ridge). A concrete ridge <= 0 raises
-    ValueError; a traced one gives NaN metrics (status "nonfinite" in a sweep). A traced
-    non-integer n uses the ceil(n) rows i < n; n > n_max is clipped to n_max.
+    The simulation needs lam > 0 (lam = 0 with n <= d is a singular system; the ridgeless
+    limit is approached by a small positive lam) and an integer 1 <= n <= n_max. Concrete
+    values outside that raise ValueError (and `sweep.run` refuses them in a grid before
+    tracing); traced ones give NaN metrics and `status` = `Status.INVALID`.
 
     Args:
-        params: "ridge" (mean-loss ridge > 0), "n" (1 <= n <= n_max), optionally "noise"
+        params: "lam" (mean-loss ridge > 0), "n" (1 <= n <= n_max), optionally "noise"
             (label-noise variance, default `config.noise`); scalars, may be traced.
         key: PRNG key.
         config: the task (sizes, spectrum, teacher).
 
     Returns:
-        Scalars `test_mse`, `train_mse`, `weight_norm` in the params' floating dtype.
+        Scalars `test_mse`, `train_mse`, `weight_norm` in the params' floating dtype, and
+        `status` (`Status.OK`, or `Status.INVALID` for traced parameters out of the domain).
     """
-    ridge, n, noise = _read_params(params, config, simulation=True)
-    dtype = jnp.result_type(float, ridge, n, noise)
-    ridge, n, noise = (jnp.asarray(a, dtype) for a in (ridge, n, noise))
-    x, y = _sample(key, config, noise, dtype)
+    lam, n, noise = _read_params(params, config, simulation=True)
+    dtype = jnp.result_type(float, lam, n, noise)
+    lam, n, noise = (jnp.asarray(a, dtype) for a in (lam, n, noise))
+    key_x, key_eps = jax.random.split(key)
+    x, y = linear_teacher_data(
+        key_x,
+        key_eps,
+        n=config.n_max,
+        eigenvalues=config.eigenvalues(dtype),
+        teacher=config.teacher(dtype),
+        noise=noise,
+    )
     real = jnp.arange(config.n_max) < n
     x = jnp.where(real[:, None], x, 0.0)
     y = jnp.where(real, y, 0.0)
     n_real = jnp.sum(real).astype(dtype)
-    w = _fit(x, y, unnormalised_ridge(ridge, n_real))
+    w = _fit(x, y, unnormalised_ridge(lam, n_real))
     w_star = config.teacher(dtype)
     metrics = {
         "test_mse": jnp.sum(config.eigenvalues(dtype) * (w - w_star) ** 2) + noise,
         "train_mse": jnp.sum((x @ w - y) ** 2) / n_real,
         "weight_norm": jnp.linalg.norm(w),
     }
-    return {name: jnp.where(ridge > 0, value, jnp.nan) for name, value in metrics.items()}
+    valid = (lam > 0) & (n >= 1) & (n <= config.n_max) & (n % 1 == 0) & (noise >= 0)
+    return {
+        **{name: jnp.where(valid, value, jnp.nan) for name, value in metrics.items()},
+        "status": jnp.where(valid, Status.OK, Status.INVALID).astype(jnp.int8),
+    }
 
 
-def theory(params: Mapping[str, ArrayLike], *, config: RidgeConfig) -> dict[str, Array]:
+@sweep.domain(lam=sweep.NONNEGATIVE, n=sweep.POSITIVE, noise=sweep.NONNEGATIVE)
+def ridge_theory(params: Mapping[str, ArrayLike], *, config: RidgeConfig) -> dict[str, Array]:
     """Eigenframework prediction of ridge regression's test error, train error and weight norm.
 
-    `krr_risk` with eigenvalues lambda_i, v_i^2 = lambda_i w*_i^2 (both from `config`) and
-    delta = unnormalised_ridge(ridge, n) = n * ridge (Hastie et al. 2019; Simon et al.,
+    The estimator minimises the mean loss (1/n) ||X w - y||^2 + lam ||w||^2: `krr_risk` with
+    eigenvalues lambda_i, v_i^2 = lambda_i w*_i^2 (both from `config`) and the Gram-matrix
+    ridge delta = unnormalised_ridge(lam, n) = n * lam (Hastie et al. 2019; Simon et al.,
     "The eigenlearning framework", 2023). `weight_norm` is the root-mean-square prediction
-    sqrt(E ||w||^2) = sqrt(sum_i (L_i^2 / lambda_i)(v_i^2 + test_mse / n)). ridge = 0 gives
+    sqrt(E ||w||^2) = sqrt(sum_i (L_i^2 / lambda_i)(v_i^2 + test_mse / n)). lam = 0 gives
     the ridgeless (minimum-norm) limit, with the interpolation peak test_mse = inf at n = d
     when noise > 0.
 
     Args:
-        params: "ridge" (mean-loss ridge >= 0), "n" (> 0, may be non-integer), optionally
+        params: "lam" (mean-loss ridge >= 0), "n" (> 0, may be non-integer), optionally
             "noise" (default `config.noise`); scalars, may be traced.
         config: the task (spectrum, teacher); n_max is not used.
 
     Returns:
         Scalars `test_mse`, `train_mse`, `weight_norm`, `kappa` (the effective regularisation
-        on the unnormalised scale), in the params' floating dtype.
+        on the unnormalised scale, comparable with delta), in the params' floating dtype.
     """
-    ridge, n, noise = _read_params(params, config, simulation=False)
-    dtype = jnp.result_type(float, ridge, n, noise)
-    ridge, n, noise = (jnp.asarray(a, dtype) for a in (ridge, n, noise))
+    lam, n, noise = _read_params(params, config, simulation=False)
+    dtype = jnp.result_type(float, lam, n, noise)
+    lam, n, noise = (jnp.asarray(a, dtype) for a in (lam, n, noise))
     risk = krr_risk(
         config.eigenvalues(dtype),
         config.target_coeffs_sq(dtype),
         n=n,
-        ridge=unnormalised_ridge(ridge, n),
+        ridge=unnormalised_ridge(lam, n),
         noise=noise,
     )
     return {
@@ -180,22 +200,6 @@ def theory(params: Mapping[str, ArrayLike], *, config: RidgeConfig) -> dict[str,
         "weight_norm": jnp.sqrt(risk["rkhs_norm_sq"]),
         "kappa": risk["kappa"],
     }
-
-
-def _sample(
-    key: Array, config: RidgeConfig, noise: Array, dtype: Any
-) -> tuple[Float[Array, "n_max d"], Float[Array, " n_max"]]:
-    """n_max rows (x_i, y_i), in two draws: inputs and label noise.
-
-    With JAX's partitionable threefry (the default since JAX 0.5), each entry's bits depend
-    only on its position, so the first n rows are the same for any n_max >= n.
-    """
-    key_x, key_eps = jax.random.split(key)
-    x = jax.random.normal(key_x, (config.n_max, config.d), dtype) * jnp.sqrt(
-        config.eigenvalues(dtype)
-    )
-    eps = jax.random.normal(key_eps, (config.n_max,), dtype)
-    return x, x @ config.teacher(dtype) + jnp.sqrt(noise) * eps
 
 
 def _fit(x: Float[Array, "n_max d"], y: Float[Array, " n_max"], delta: Array) -> Float[Array, " d"]:
@@ -207,13 +211,14 @@ def _fit(x: Float[Array, "n_max d"], y: Float[Array, " n_max"], delta: Array) ->
 def _read_params(
     params: Mapping[str, ArrayLike], config: RidgeConfig, *, simulation: bool
 ) -> tuple[ArrayLike, ArrayLike, ArrayLike]:
-    """(ridge, n, noise) from params; ValueError for bad concrete values."""
-    missing = [name for name in ("ridge", "n") if name not in params]
+    """(lam, n, noise) from params; ValueError for bad concrete values."""
+    missing = [name for name in ("lam", "n") if name not in params]
     if missing:
-        raise ValueError(f"params must contain 'ridge' and 'n', missing {missing}")
-    ridge, n, noise = params["ridge"], params["n"], params.get("noise", config.noise)
+        hint = " ('ridge' is now 'lam', the mean-loss ridge)" if "ridge" in params else ""
+        raise ValueError(f"params must contain 'lam' and 'n', missing {missing}{hint}")
+    lam, n, noise = params["lam"], params["n"], params.get("noise", config.noise)
     if simulation:
-        check_scalar("params['ridge']", ridge, "> 0 in the simulation", lambda r: r > 0)
+        check_scalar("params['lam']", lam, "> 0 in the simulation", lambda r: r > 0)
         check_scalar(
             "params['n']",
             n,
@@ -221,7 +226,7 @@ def _read_params(
             lambda m: m == np.round(m) and 1 <= m <= config.n_max,
         )
     else:
-        check_scalar("params['ridge']", ridge, ">= 0", lambda r: r >= 0)
+        check_scalar("params['lam']", lam, ">= 0", lambda r: r >= 0)
         check_scalar("params['n']", n, "> 0", lambda m: m > 0)
     check_scalar("params['noise']", noise, ">= 0", lambda s: s >= 0)
-    return ridge, n, noise
+    return lam, n, noise
