@@ -137,6 +137,21 @@ def check_positive(axes: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
             raise UsageError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
 
 
+def integer_axis(axes: dict[str, np.ndarray], name: str, least: int = 1) -> np.ndarray:
+    """The integer values of axis `name`; UsageError if any is not an integer >= `least`.
+
+    Values within rounding of an integer (e.g. 31.999999999 from a geometric grid) count as
+    that integer; anything else is refused, never rounded (a width of 16.5 is not 16).
+    """
+    values = np.asarray(axes[name], float)
+    rounded = np.round(values)
+    off = np.abs(values - rounded) > 1e-9 * np.maximum(1.0, np.abs(values))
+    if np.any(off) or rounded.min() < least:
+        bad = values[off | (rounded < least)].tolist()
+        raise UsageError(f"--grid {name}: values must be integers >= {least}, got {bad}")
+    return rounded.astype(int)
+
+
 def integer_sizes(ratios: np.ndarray, unit: int, name: str = "n_over_d") -> np.ndarray:
     """The integers round(ratio * unit) of the requested ratios (e.g. n = (n/d) d).
 

@@ -25,7 +25,7 @@ import xarray as xr
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, run_simulation, save_both
+from experiments._experiment import Experiment, Options, integer_axis, run_simulation, save_both
 from theorytk import fit, plot, sweep
 from theorytk.kernels import NTKRegimeTask, simulate_ntk_regime
 
@@ -49,8 +49,8 @@ def task(quick: bool) -> NTKRegimeTask:
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     config = task(options.quick)
-    widths = np.unique(np.maximum(np.round(axes["width"]), 1).astype(int))
-    depths = np.unique(np.maximum(np.round(axes["depth"]), 1).astype(int))
+    widths = np.sort(integer_axis(axes, "width"))
+    depths = np.sort(integer_axis(axes, "depth"))
     grid = sweep.Grid(
         width=sweep.static(widths.tolist()),
         depth=sweep.static(depths.tolist()),

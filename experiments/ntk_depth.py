@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 from jaxtyping import Array, Float
 
-from experiments._experiment import Experiment, Options, save_both
+from experiments._experiment import Experiment, Options, integer_axis, save_both
 from theorytk import kernels
 
 NAME = "ntk_depth"
@@ -98,9 +98,7 @@ def default_axes(quick: bool) -> dict[str, np.ndarray]:
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    depths = np.unique(np.round(axes["depth"]).astype(int))
-    if depths.size == 0 or depths.min() < 1:
-        raise ValueError(f"--grid depth: values must be >= 1, got {axes['depth'].tolist()}")
+    depths = np.sort(integer_axis(axes, "depth"))
     n_test = 400 if options.quick else 1000
     keys = jax.random.split(jax.random.key(0), options.seeds)  # the same data for every family
     families = []
