@@ -1,5 +1,6 @@
 """Decentralized optimization on graphs: topologies, mixing, gossip, D-SGD, gradient tracking,
-DFedSAM(-MGS) and variance-corrected averaging, with nodes on the leading array axis.
+DFedSAM(-MGS), variance-corrected averaging, DADAO and the self-repellent random walk, with
+nodes on the leading array axis.
 
 from theorytk import gossip
 W = gossip.as_stack(gossip.metropolis_hastings(gossip.ring(16)))
@@ -21,6 +22,22 @@ from ._algorithms import (
     gradient_tracking,
     run,
     sam_gradient,
+)
+from ._dadao import (
+    DadaoConfig,
+    DadaoConstants,
+    DadaoState,
+    GraphRates,
+    dadao,
+    dadao_constants,
+    dadao_event,
+    dadao_init,
+    dadao_simulate,
+    dadao_theory,
+    flow,
+    flow_matrix,
+    graph_rates,
+    invariant,
 )
 from ._graphs import (
     check_graph,
@@ -72,6 +89,22 @@ from ._problems import (
     random_quadratic,
 )
 from ._shard import dense_mixer, ring_mixer, run_sharded
+from ._srrw import (
+    SrrwConfig,
+    SrrwState,
+    TokenState,
+    chain_spectrum,
+    check_chain,
+    lollipop,
+    metropolis_hastings_chain,
+    srrw_init,
+    srrw_simulate,
+    srrw_step,
+    srrw_theory,
+    srrw_variance,
+    srrw_walk,
+    token_sgd,
+)
 from ._variance import AUTHORS_EPS, correct_variance, tensor_variance, variance_corrected_gossip
 
 __all__ = [
@@ -135,4 +168,32 @@ __all__ = [
     "torus",
     "uniform_neighbour",
     "variance_corrected_gossip",
+    "DadaoConfig",
+    "DadaoConstants",
+    "DadaoState",
+    "GraphRates",
+    "dadao",
+    "dadao_constants",
+    "dadao_event",
+    "dadao_init",
+    "dadao_simulate",
+    "dadao_theory",
+    "flow",
+    "flow_matrix",
+    "graph_rates",
+    "invariant",
+    "SrrwConfig",
+    "SrrwState",
+    "TokenState",
+    "chain_spectrum",
+    "check_chain",
+    "lollipop",
+    "metropolis_hastings_chain",
+    "srrw_init",
+    "srrw_simulate",
+    "srrw_step",
+    "srrw_theory",
+    "srrw_variance",
+    "srrw_walk",
+    "token_sgd",
 ]

@@ -1,0 +1,159 @@
+"""DADAO: exact flow, the conserved alpha~ sum z + alpha sum z~, linear convergence, clock rates."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from theorytk import gossip, sweep
+
+N, D = 8, 3
+
+
+def _setup(graph: str = "ring"):
+    config = gossip.DadaoConfig(graph=graph, n_nodes=N, dim=D)
+    problem, adj = config.setup()
+    return config, problem, adj
+
+
+def _random_state(key) -> gossip.DadaoState:
+    parts = jax.random.normal(key, (6, N, D))
+    zero = jnp.asarray(0)
+    return gossip.DadaoState(*parts, jnp.asarray(0.0), zero, zero, jnp.asarray(0.0))
+
+
+def test_graph_rates_of_the_complete_graph_match_the_closed_form():
+    # K_n: Laplacian eigenvalue n (so chi_1 = |E|/n), resistance 2/n per edge (chi_2 = |E|/n).
+    rates = gossip.graph_rates(gossip.complete(N))
+    edges = N * (N - 1) / 2
+    assert rates.edges.shape == (edges, 2)
+    np.testing.assert_allclose([rates.chi_1, rates.chi_2], [edges / N, edges / N], rtol=1e-12)
+    np.testing.assert_allclose(rates.comm_rate, np.sqrt(2) * edges / N, rtol=1e-12)
+
+
+def test_flow_is_the_exact_solution_of_the_linear_ode():
+    config, _, adj = _setup()
+    c = gossip.dadao_constants(gossip.graph_rates(adj), N, config.mu, config.smoothness)
+    state = _random_state(jax.random.key(0))
+    m = np.asarray(gossip.flow_matrix(c))
+    stacked = np.stack(state[:6])
+    # Semigroup: exp(M s) exp(M t) = exp(M (s + t)), to rounding (entries O(1), 1e-12).
+    two = gossip.flow(gossip.flow(state, c, 0.7), c, 1.9)
+    one = gossip.flow(state, c, 2.6)
+    np.testing.assert_allclose(np.stack(two[:6]), np.stack(one[:6]), atol=1e-12)
+    # Derivative at 0 is M v: central difference with h = 1e-4 has error O(h^2 |M|^3) < 1e-7.
+    h = 1e-4
+    diff = (np.stack(gossip.flow(state, c, h)[:6]) - np.stack(gossip.flow(state, c, -h)[:6])) / (
+        2 * h
+    )
+    np.testing.assert_allclose(diff, np.tensordot(m, stacked, axes=1), atol=1e-7)
+
+
+def test_alpha_tilde_sum_z_plus_alpha_sum_z_tilde_is_invariant_to_machine_precision():
+    config, problem, adj = _setup()
+    c = gossip.dadao_constants(gossip.graph_rates(adj), N, config.mu, config.smoothness)
+    start = _random_state(jax.random.key(1))
+
+    def metrics(s):
+        return {
+            "invariant": gossip.invariant(s, c),
+            "sum_z": s.z.sum(0),
+            "sum_z_tilde": s.z_tilde.sum(0),
+        }
+
+    run = jax.jit(
+        lambda key: gossip.dadao(
+            problem,
+            adj,
+            start.x,
+            key,
+            mu=config.mu,
+            smoothness=config.smoothness,
+            horizon=100.0,
+            events=2000,
+            metrics=metrics,
+            init=start,
+        )
+    )
+    _, traces, status = run(jax.random.key(2))
+    assert status == sweep.Status.OK
+    inv0 = np.asarray(gossip.invariant(start, c))
+    # Every event adds and subtracts O(1) numbers: the drift is a few eps64 per event,
+    # ~ sqrt(2000) * 1e-16 as a random walk; 1e-12 is machine precision with margin.
+    assert np.abs(np.asarray(traces["invariant"]) - inv0).max() < 1e-12
+    # The separate sums do move (the flow exchanges z and z~), so the check can fail.
+    assert np.abs(np.asarray(traces["sum_z"]) - np.asarray(start.z.sum(0))).max() > 1e-2
+
+
+@pytest.mark.parametrize("graph", ["ring", "star"])
+def test_dadao_converges_linearly_on_a_strongly_convex_quadratic(graph):
+    config, problem, adj = _setup(graph)
+    x0 = jnp.zeros((N, D))
+
+    def error(s):
+        return {"error": jnp.mean(jnp.sum((s.x - problem.optimum) ** 2, axis=1))}
+
+    run = jax.jit(
+        lambda key: gossip.dadao(
+            problem,
+            adj,
+            x0,
+            key,
+            mu=config.mu,
+            smoothness=config.smoothness,
+            horizon=200.0,
+            events=6000,
+            metrics=error,
+        )
+    )
+    state, traces, status = run(jax.random.key(3))
+    assert status == sweep.Status.OK
+    t, err = np.asarray(traces["t"]), np.asarray(traces["error"])
+    initial = float(error(gossip.dadao_init(x0))["error"])
+    final = float(error(state)["error"])
+    # Linear convergence: log error falls on a straight line in t. Least-squares slope of
+    # log err against t on the second half: negative, with a standard error under 10% of it,
+    # and the error has fallen by more than 10^6 (a sublinear O(1/t^2) rate gives ~1e-4).
+    late = (t > 100) & (t <= 200)
+    (slope, _), cov = np.polyfit(t[late], np.log(err[late]), 1, cov=True)
+    assert slope < 0 and np.sqrt(cov[0, 0]) < 0.1 * abs(slope), (slope, cov[0, 0])
+    assert final < 1e-6 * initial, (final, initial)
+
+
+def test_event_counts_per_unit_time_match_n_and_sqrt_2_chi1_chi2():
+    # Budget: (8 + 3 * 9.78) * 10 = 373 events expected at comm_scale 3, +6 sd (116) < 500.
+    horizon, runs = 10.0, 400
+    config = gossip.DadaoConfig(graph="ring", n_nodes=N, dim=D, events=500)
+    simulate = jax.jit(
+        jax.vmap(lambda params, key: gossip.dadao_simulate(params, key, config=config), (None, 0))
+    )
+    for scale in (1.0, 3.0):
+        params = {"horizon": horizon, "comm_scale": scale}
+        out = simulate(params, jax.random.split(jax.random.key(4), runs))
+        theory = gossip.dadao_theory(params, config=config)
+        assert (np.asarray(out["status"]) == sweep.Status.OK).all()
+        for name in ("grad_rate", "comm_rate"):
+            counts = np.asarray(out[name]) * horizon  # Poisson(rate * T) per run
+            expected = float(theory[name]) * horizon
+            # Mean of 400 Poisson counts: standard error sqrt(rate T / 400); 4 SE.
+            assert abs(counts.mean() - expected) < 4 * np.sqrt(expected / runs), (name, scale)
+            # Poisson: variance = mean; the sample variance has SE ~ mean sqrt(2/400).
+            assert abs(counts.var(ddof=1) / expected - 1) < 4 * np.sqrt(2 / runs), (name, scale)
+
+
+def test_a_too_small_event_budget_is_reported_as_budget_status():
+    config = gossip.DadaoConfig(graph="ring", n_nodes=N, dim=D, events=50)
+    # ~ (8 + 9.8) * 20 = 356 events are needed: 50 runs out.
+    out = gossip.dadao_simulate(
+        {"horizon": 20.0, "comm_scale": 1.0}, jax.random.key(0), config=config
+    )
+    assert out["status"] == sweep.Status.BUDGET
+
+
+def test_dadao_sweep_refuses_a_nonpositive_horizon_before_tracing():
+    config = gossip.DadaoConfig(events=10)
+    grid = sweep.Grid(horizon=[0.0, 1.0], comm_scale=[1.0], seed=range(2))
+    with pytest.raises(ValueError, match="values must be"):
+        sweep.run(gossip.dadao_simulate, grid, key=jax.random.key(0), config=config)
