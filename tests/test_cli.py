@@ -57,8 +57,7 @@ def test_unknown_axis_exits_2_naming_the_axes(capsys):
 
 def test_a_grid_value_the_model_rejects_exits_2(capsys, tmp_path):
     assert (
-        phase_diagram.main(["ridge", "--quick", "--out", str(tmp_path), "--grid", "lam=-1,1"])
-        == 2
+        phase_diagram.main(["ridge", "--quick", "--out", str(tmp_path), "--grid", "lam=-1,1"]) == 2
     )
     assert "lam" in capsys.readouterr().err
 
@@ -246,3 +245,11 @@ def test_a_ratio_that_rounds_to_size_zero_or_collides_exits_2(capsys, tmp_path):
         args = ["ridge", "--quick", "--out", str(tmp_path), "--grid", spec]
         assert phase_diagram.main(args) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "spec"), [("ntk", "width=16,16.5"), ("ntk", "depth=0,2"), ("ntk_depth", "depth=1.5,2")]
+)
+def test_a_non_integer_width_or_depth_exits_2_instead_of_being_rounded(name, spec, capsys):
+    assert phase_diagram.main([name, "--grid", spec]) == 2
+    assert "values must be integers >= 1" in capsys.readouterr().err
