@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from theorytk import regression, sweep
-from theorytk.regression import RidgeConfig, ridge_theory, simulate_ridge
+from theorytk.regression import RidgeConfig, krr_risk, ridge_theory, simulate_ridge
 from theorytk.regression._gaussian import linear_teacher_data
+from theorytk.sweep import Status
 
 D = 200
 SEEDS = 100
@@ -266,6 +267,7 @@ def test_simulate_and_theory_are_vmappable_and_respect_float32():
     sim = jax.jit(jax.vmap(lambda p, k: simulate_ridge(p, k, config=config)))(params, keys)
     th_fn = jax.jit(jax.vmap(lambda p: ridge_theory(p, config=config)))
     th = th_fn(params)
+    np.testing.assert_array_equal(sim.pop("status"), [Status.OK, Status.OK])
     for out in (sim, th):
         for name, value in out.items():
             assert value.dtype == jnp.float32 and value.shape == (2,), name
@@ -380,3 +382,39 @@ def test_old_names_warn_and_read_the_mean_loss_ridge_from_params_ridge():
     )
     with pytest.raises(ValueError, match="'ridge' is now 'lam'"):
         simulate_ridge({"n": 20, "ridge": 0.1}, key, config=config)
+
+
+def test_traced_parameters_outside_the_domain_are_invalid_never_plausible_numbers():
+    config = RidgeConfig(d=10, n_max=20, noise=0.1)
+    params = {"n": jnp.array([10.0, 25.0, 2.5, 10.0]), "lam": jnp.array([0.1, 0.1, 0.1, -1.0])}
+    keys = jax.random.split(jax.random.key(0), 4)
+    sim = jax.jit(jax.vmap(lambda p, k: simulate_ridge(p, k, config=config)))(params, keys)
+    # n > n_max, non-integer n and lam < 0 each make the point invalid
+    np.testing.assert_array_equal(sim["status"], [Status.OK] + [Status.INVALID] * 3)
+    for name in ("test_mse", "train_mse", "weight_norm"):
+        assert np.isfinite(sim[name][0]) and np.all(np.isnan(sim[name][1:])), name
+    risk = jax.jit(
+        jax.vmap(
+            lambda ridge: krr_risk(jnp.array([1.0, 0.5]), jnp.array([1.0, 1.0]), n=3.0, ridge=ridge)
+        )
+    )(jnp.array([0.1, -0.1]))
+    for name, value in risk.items():
+        assert np.isfinite(value[0]) and np.isnan(value[1]), name
+
+
+def test_a_sweep_refuses_ridge_grid_values_outside_the_domain_before_tracing():
+    config = RidgeConfig(d=10, n_max=20)
+    with pytest.raises(sweep.GridError, match="'n': values must be integers >= 1, got 2.5"):
+        sweep.run(
+            simulate_ridge,
+            sweep.Grid(n=[2.5, 4.0], lam=[0.1]),
+            key=jax.random.key(0),
+            config=config,
+        )
+    with pytest.raises(sweep.GridError, match="'lam': values must be > 0, got 0"):
+        sweep.run(
+            simulate_ridge,
+            sweep.Grid(n=[4.0], lam=[0.0, 0.1]),
+            key=jax.random.key(0),
+            config=config,
+        )
