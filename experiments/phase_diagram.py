@@ -30,6 +30,7 @@ EXPERIMENTS = {
     "ridge": "experiments.ridge",
     "krr_digits": "experiments.krr_digits",
     "gossip": "experiments.gossip",
+    "halpern": "experiments.halpern",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",

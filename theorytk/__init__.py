@@ -2,10 +2,10 @@
 
 Subpackages: `sweep` (the engine), `fit` (power laws), `plot` (phase diagrams), `datasets`
 (real data shipped with PyPI packages), and the
-models: `regression`, `kernels`, `perceptron`, `gossip`.
+models: `regression`, `kernels`, `perceptron`, `monotone`, `gossip`.
 """
 
-from . import datasets, fit, gossip, kernels, perceptron, plot, regression, sweep
+from . import datasets, fit, gossip, kernels, monotone, perceptron, plot, regression, sweep
 
 __version__ = "0.1.0"
 
@@ -15,6 +15,7 @@ __all__ = [
     "fit",
     "gossip",
     "kernels",
+    "monotone",
     "perceptron",
     "plot",
     "regression",

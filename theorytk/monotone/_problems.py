@@ -1,0 +1,287 @@
+"""Finite-sum monotone inclusions with affine operators: F(z) = B z + c = (1/n) sum_i F_i(z).
+
+Every problem here is affine, so its constants (Lipschitz, mean-square Lipschitz, and the
+cocoercivity constants) are computed exactly from the matrices instead of being bounds
+supplied by hand. Two families of components:
+
+- `LinearProblem`: dense components F_i(z) = M_i z + b_i (random monotone and cocoercive
+  operators, finite-sum min-max problems with controlled heterogeneity);
+- `PairSplitProblem`: z = (x, y) with x, y in R^m and F_i(z) = m B[:, {i, m+i}] z_{i, m+i} + c,
+  the splitting of the authors' code (Cai, Alacaoglu, Diakonikolas 2024) for matrix games and
+  their quadratic min-max problem: one component reads one row and one column.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float, Int
+
+from .._validation import check_integer, is_concrete
+from ._constraints import Constraint, Unconstrained
+
+_MONOTONE_TOL = 1e-9
+
+
+class AffineProblem(eqx.Module):
+    """Common part of the affine finite-sum problems: operator, residual and constants.
+
+    Subclasses provide the fields `constraint`, `solution` (a known solution or None) and
+    `residual_step`, and `matrix` (B), `offset` (c), `component(i, z)` and
+    `mean_square_gram()` = (1/n) sum_i J_i^T J_i, J_i the Jacobian of F_i.
+    """
+
+    if TYPE_CHECKING:
+        constraint: Constraint
+        solution: Array | None
+        residual_step: float
+
+    @property
+    def n(self) -> int:
+        """Number of components."""
+        raise NotImplementedError
+
+    @property
+    def dim(self) -> int:
+        """Dimension d of z."""
+        return self.matrix.shape[0]
+
+    @property
+    def matrix(self) -> Float[Array, "d d"]:
+        """B of F(z) = B z + c."""
+        raise NotImplementedError
+
+    @property
+    def offset(self) -> Float[Array, " d"]:
+        """c of F(z) = B z + c."""
+        raise NotImplementedError
+
+    def component(self, i: Int[Array, ""], z: Float[Array, " d"]) -> Float[Array, " d"]:
+        """F_i(z), with F = (1/n) sum_i F_i."""
+        raise NotImplementedError
+
+    def mean_square_gram(self) -> Float[Array, "d d"]:
+        """(1/n) sum_i J_i^T J_i: its top eigenvalue is the mean-square Lipschitz constant^2."""
+        raise NotImplementedError
+
+    def operator(self, z: Float[Array, " d"]) -> Float[Array, " d"]:
+        """F(z) = B z + c (one full evaluation: n component oracle calls)."""
+        return self.matrix @ z + self.offset
+
+    def batch(self, indices: Int[Array, " b"], z: Float[Array, " d"]) -> Float[Array, " d"]:
+        """(1/b) sum_{i in indices} F_i(z) (b component oracle calls)."""
+        return jnp.mean(jax.vmap(self.component, in_axes=(0, None))(indices, z), axis=0)
+
+    def project(self, z: Float[Array, " d"]) -> Float[Array, " d"]:
+        """The projection onto the constraint set (the resolvent of its normal cone)."""
+        return self.constraint.project(z)
+
+    @property
+    def constrained(self) -> bool:
+        """Whether the constraint set is a proper subset of R^d."""
+        return not isinstance(self.constraint, Unconstrained)
+
+    def residual(self, z: Float[Array, " d"]) -> Float[Array, ""]:
+        """The optimality residual: ||F(z)|| unconstrained, else ||z - P(z - eta F(z))|| / eta.
+
+        eta = `residual_step` (1 by default, the authors' convention). Both vanish exactly at
+        solutions of 0 in F(z) + N_C(z).
+        """
+        fz = self.operator(z)
+        if not self.constrained:
+            return jnp.linalg.norm(fz)
+        eta = self.residual_step
+        return jnp.linalg.norm(z - self.project(z - eta * fz)) / eta
+
+    def metrics(self, z: Float[Array, " d"]) -> dict[str, Array]:
+        """Scalar quality measures of z: `residual` (and `gap` for games)."""
+        return {"residual": self.residual(z)}
+
+    def lipschitz(self) -> Float[Array, ""]:
+        """L = ||B||_2, the Lipschitz constant of F."""
+        return jnp.linalg.norm(self.matrix, 2)
+
+    def mean_lipschitz(self) -> Float[Array, ""]:
+        """L_avg with (1/n) sum_i ||F_i(u) - F_i(v)||^2 <= L_avg^2 ||u - v||^2 (tight)."""
+        return jnp.sqrt(jnp.linalg.eigvalsh(self.mean_square_gram())[-1])
+
+    def cocoercivity(self) -> Float[Array, ""]:
+        """beta with <F(u) - F(v), u - v> >= ||F(u) - F(v)||^2 / beta (tight; inf if none)."""
+        return _cocoercivity(self.matrix, self.matrix.T @ self.matrix)
+
+    def mean_cocoercivity(self) -> Float[Array, ""]:
+        """beta with (1/n) sum_i ||F_i(u) - F_i(v)||^2 <= beta <F(u) - F(v), u - v> (inf if none).
+
+        The "cocoercive on average" constant of Cai et al. (2024, Assumption 2).
+        """
+        return _cocoercivity(self.matrix, self.mean_square_gram())
+
+    def _check(self) -> None:
+        """ValueError for shape mismatches or a concrete B whose symmetric part is not PSD."""
+        self.constraint.check_dim(self.dim)
+        b = self.matrix
+        if b.ndim != 2 or b.shape[0] != b.shape[1] or self.offset.shape != (b.shape[0],):
+            raise ValueError(
+                f"F(z) = B z + c needs B of shape (d, d) and c of shape (d,), got B "
+                f"{b.shape} and c {self.offset.shape}"
+            )
+        if self.solution is not None and self.solution.shape != (b.shape[0],):
+            raise ValueError(f"solution must have shape ({b.shape[0]},), got {self.solution.shape}")
+        if not (isinstance(self.residual_step, int | float) and self.residual_step > 0):
+            raise ValueError(f"residual_step must be a number > 0, got {self.residual_step!r}")
+        if is_concrete(b):
+            smallest = float(np.linalg.eigvalsh((np.asarray(b) + np.asarray(b).T) / 2)[0])
+            scale = max(float(np.abs(np.asarray(b)).max()), 1e-300)
+            if smallest < -_MONOTONE_TOL * scale * b.shape[0]:
+                raise ValueError(
+                    "F is not monotone: the symmetric part (B + B^T)/2 has eigenvalue "
+                    f"{smallest:.3g} < 0 (allowed: B with (B + B^T)/2 positive semidefinite)"
+                )
+
+
+def _cocoercivity(b: Float[Array, "d d"], gram: Float[Array, "d d"]) -> Float[Array, ""]:
+    """Smallest beta with gram <= beta * sym(b) (Loewner order), inf when none exists.
+
+    On the range of S = sym(b): beta = lambda_max(S^+/2 gram S^+/2); if gram has mass on
+    the null space of S (e.g. a skew part), no finite beta exists.
+    """
+    s = (b + b.T) / 2
+    eigenvalues, vectors = jnp.linalg.eigh(s)
+    tol = 1e-9 * jnp.maximum(eigenvalues[-1], 1e-300) * b.shape[0]
+    positive = eigenvalues > tol
+    inv_sqrt = jnp.where(positive, 1.0 / jnp.sqrt(jnp.where(positive, eigenvalues, 1.0)), 0.0)
+    rotated = vectors.T @ gram @ vectors
+    scaled = inv_sqrt[:, None] * rotated * inv_sqrt[None, :]
+    beta = jnp.linalg.eigvalsh(scaled)[-1]
+    leak = jnp.max(jnp.where(~positive[:, None] | ~positive[None, :], jnp.abs(rotated), 0.0))
+    return jnp.where(leak > 1e-9 * jnp.maximum(jnp.abs(rotated).max(), 1e-300), jnp.inf, beta)
+
+
+class LinearProblem(AffineProblem):
+    """Components F_i(z) = M_i z + b_i, F = (1/n) sum_i F_i; an optional constraint set.
+
+    Args:
+        matrices: `Float[Array, "n d d"]` the M_i.
+        offsets: `Float[Array, "n d"]` the b_i.
+        constraint: the set C (default R^d).
+        solution: a known solution z* of 0 in F(z*) + N_C(z*), if any (for tests).
+        residual_step: eta of the fixed-point residual when constrained.
+    """
+
+    matrices: Float[Array, "n d d"]
+    offsets: Float[Array, "n d"]
+    constraint: Constraint = Unconstrained()
+    solution: Array | None = None
+    residual_step: float = eqx.field(static=True, default=1.0)
+
+    def __check_init__(self) -> None:
+        if self.matrices.ndim != 3 or self.offsets.shape != self.matrices.shape[:2]:
+            raise ValueError(
+                f"LinearProblem needs matrices (n, d, d) and offsets (n, d), got "
+                f"{self.matrices.shape} and {self.offsets.shape}"
+            )
+        self._check()
+
+    @property
+    def n(self) -> int:
+        """Number of components."""
+        return self.matrices.shape[0]
+
+    @property
+    def matrix(self) -> Float[Array, "d d"]:
+        """B = mean_i M_i."""
+        return jnp.mean(self.matrices, axis=0)
+
+    @property
+    def offset(self) -> Float[Array, " d"]:
+        """c = mean_i b_i."""
+        return jnp.mean(self.offsets, axis=0)
+
+    def component(self, i: Int[Array, ""], z: Float[Array, " d"]) -> Float[Array, " d"]:
+        """F_i(z) = M_i z + b_i."""
+        return self.matrices[i] @ z + self.offsets[i]
+
+    def mean_square_gram(self) -> Float[Array, "d d"]:
+        """(1/n) sum_i M_i^T M_i."""
+        return jnp.einsum("nji,njk->ik", self.matrices, self.matrices) / self.n
+
+
+class PairSplitProblem(AffineProblem):
+    """z = (x, y), x, y in R^m; F(z) = B z + c split as F_i(z) = m B[:, G_i] z[G_i] + c.
+
+    G_i = {i, m + i}: component i reads the i-th coordinate of x and of y, i.e. one column of
+    each block of B (the splitting of the authors' code; for a game, y_i A[i, :] and x_i A[:, i]).
+    With `game=True` the problem is the matrix game min_x max_y y^T A x over simplices with
+    A = -B[m:, :m], and `metrics` adds the duality gap max_i (A x)_i - min_j (A^T y)_j.
+
+    Args:
+        full: `Float[Array, "2m 2m"]` the matrix B.
+        shift: `Float[Array, " 2m"]` the offset c.
+        constraint: the set C (default R^2m).
+        solution: a known solution, if any.
+        residual_step: eta of the fixed-point residual when constrained.
+        game: whether B = [[0, A^T], [-A, 0]] is a matrix game (adds the gap metric).
+    """
+
+    full: Float[Array, "d d"]
+    shift: Float[Array, " d"]
+    constraint: Constraint = Unconstrained()
+    solution: Array | None = None
+    residual_step: float = eqx.field(static=True, default=1.0)
+    game: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self) -> None:
+        if self.full.ndim != 2 or self.full.shape[0] % 2:
+            raise ValueError(f"PairSplitProblem needs B of shape (2m, 2m), got {self.full.shape}")
+        self._check()
+
+    @property
+    def n(self) -> int:
+        """Number of components m (half the dimension)."""
+        return self.full.shape[0] // 2
+
+    @property
+    def matrix(self) -> Float[Array, "d d"]:
+        """B."""
+        return self.full
+
+    @property
+    def offset(self) -> Float[Array, " d"]:
+        """c."""
+        return self.shift
+
+    def component(self, i: Int[Array, ""], z: Float[Array, " d"]) -> Float[Array, " d"]:
+        """F_i(z) = m (B[:, i] x_i + B[:, m + i] y_i) + c."""
+        m = self.n
+        return m * (self.full[:, i] * z[i] + self.full[:, m + i] * z[m + i]) + self.shift
+
+    def mean_square_gram(self) -> Float[Array, "d d"]:
+        """m (B^T B restricted to the pairs {i, m + i}), block diagonal over the pairs."""
+        m = self.n
+        index = jnp.arange(2 * m) % m
+        same = index[:, None] == index[None, :]
+        return m * jnp.where(same, self.full.T @ self.full, 0.0)
+
+    def metrics(self, z: Float[Array, " d"]) -> dict[str, Array]:
+        """`residual`, and for games the duality `gap` max_i (A x)_i - min_j (A^T y)_j."""
+        out = {"residual": self.residual(z)}
+        if self.game:
+            m = self.n
+            a = -self.full[m:, :m]
+            out["gap"] = jnp.max(a @ z[:m]) - jnp.min(a.T @ z[m:])
+        return out
+
+
+def game_matrix(a: Float[Array, "m m"]) -> Float[Array, "2m 2m"]:
+    """B = [[0, A^T], [-A, 0]]: F(x, y) = (A^T y, -A x) for min_x max_y y^T A x."""
+    zeros = jnp.zeros_like(a)
+    return jnp.block([[zeros, a.T], [-a, zeros]])
+
+
+def check_size(label: str, value: int) -> None:
+    """ValueError unless `value` is an integer >= 1 (a static size)."""
+    check_integer(label, value)
