@@ -29,12 +29,14 @@ from theorytk import sweep
 EXPERIMENTS = {
     "ridge": "experiments.ridge",
     "krr_digits": "experiments.krr_digits",
+    "lr_batch": "experiments.lr_batch",
     "gossip": "experiments.gossip",
     "halpern": "experiments.halpern",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",
     "rf": "experiments.rf",
+    "scaling": "experiments.scaling",
     "sgd_noise": "experiments.sgd_noise",
 }
 DEFAULT = "ridge"

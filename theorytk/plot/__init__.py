@@ -33,11 +33,15 @@ from ._compare import compare
 from ._curves import overlay
 from ._phase import phase_diagram, phase_diagrams
 from ._scaling import scaling_plot
+from ._scaling_law import bootstrap_histograms, iso_loss_contours, loss_vs_compute
 
 __all__ = [
+    "bootstrap_histograms",
     "cell_edges",
     "compare",
     "is_geometric",
+    "iso_loss_contours",
+    "loss_vs_compute",
     "overlay",
     "phase_diagram",
     "phase_diagrams",

@@ -1,0 +1,269 @@
+"""The joint scaling law L(N, D) = E + A / N^alpha + B / D^beta and its compute-optimal frontier.
+
+Fitted as in Hoffmann et al. (2022), "Training Compute-Optimal Large Language Models",
+approach 3 (their eq. 2 and appendix D.2): parameters in log space, a = log A, b = log B,
+e = log E, so that A, B, E stay positive, and the predicted log loss as a log-sum-exp,
+
+    log L_hat(N, D) = LSE(a - alpha log N, b - beta log D, e),
+
+with the Huber loss (delta = 1e-3) of log L_hat - log L summed over the runs, minimised from
+the published 4,500-point grid of starts. Under the compute budget C = 6 N D, minimising
+L over N gives (their eq. 4)
+
+    N_opt(C) = G (C/6)^a_opt,  D_opt(C) = G^-1 (C/6)^b_opt,
+    G = (alpha A / (beta B))^(1 / (alpha + beta)),  a_opt = beta / (alpha + beta),
+    b_opt = alpha / (alpha + beta).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optimistix as optx
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
+
+from ._law import LawFit, _check_positive, fit_law, grid_starts, percentile_interval
+
+FLOPS_PER_PARAMETER_TOKEN = 6.0
+PARAMETERS = ("E", "A", "B", "alpha", "beta")
+DERIVED = ("a_opt", "b_opt", "G")
+
+# The grid of Hoffmann et al. (2022), appendix D.2: 6 x 6 x 5 x 5 x 5 = 4,500 starts.
+CHINCHILLA_STARTS = grid_starts(
+    a=np.arange(0.0, 26.0, 5.0),
+    b=np.arange(0.0, 26.0, 5.0),
+    e=np.arange(-1.0, 1.01, 0.5),
+    alpha=np.arange(0.0, 2.01, 0.5),
+    beta=np.arange(0.0, 2.01, 0.5),
+)
+
+
+def joint_log_law(theta: dict[str, Array], x: Float[Array, "m 2"]) -> Float[Array, " m"]:
+    """log L_hat = LSE(a - alpha log N, b - beta log D, e), x = (log N, log D) per row."""
+    terms = jnp.stack(
+        [
+            theta["a"] - theta["alpha"] * x[:, 0],
+            theta["b"] - theta["beta"] * x[:, 1],
+            jnp.broadcast_to(theta["e"], x[:, 0].shape),
+        ]
+    )
+    return jax.scipy.special.logsumexp(terms, axis=0)
+
+
+def natural(theta: dict[str, Array]) -> dict[str, Array]:
+    """(E, A, B, alpha, beta) and the compute-optimal a_opt, b_opt, G from log-space theta."""
+    alpha, beta = theta["alpha"], theta["beta"]
+    A, B = jnp.exp(theta["a"]), jnp.exp(theta["b"])
+    s = alpha + beta
+    return {
+        "E": jnp.exp(theta["e"]),
+        "A": A,
+        "B": B,
+        "alpha": alpha,
+        "beta": beta,
+        "a_opt": beta / s,
+        "b_opt": alpha / s,
+        "G": jnp.exp((jnp.log(alpha) + theta["a"] - jnp.log(beta) - theta["b"]) / s),
+    }
+
+
+class JointLawFit(eqx.Module):
+    """Result of `fit_joint_law`: L(N, D) = E + A / N^alpha + B / D^beta, with uncertainty.
+
+    Attributes:
+        E, A, B, alpha, beta: point estimates (NaN if the fit did not converge).
+        a_opt, b_opt: compute-optimal exponents beta / (alpha + beta), alpha / (alpha + beta).
+        G: the frontier's prefactor (alpha A / (beta B))^(1 / (alpha + beta)).
+        stderr: bootstrap standard errors of the names above (empty without bootstrap).
+        samples: bootstrap refits of the names above, each `Float[Array, "n_bootstrap"]`
+            (NaN where a resample did not converge), or None.
+        converged: whether any start converged; converged_fraction: the fraction that did.
+        result: `optx.RESULTS` code of the kept start.
+        law: the underlying `LawFit` (log-space parameters a, b, e, alpha, beta).
+    """
+
+    E: Float[Array, ""]
+    A: Float[Array, ""]
+    B: Float[Array, ""]
+    alpha: Float[Array, ""]
+    beta: Float[Array, ""]
+    a_opt: Float[Array, ""]
+    b_opt: Float[Array, ""]
+    G: Float[Array, ""]
+    stderr: dict[str, Float[Array, ""]]
+    samples: dict[str, Float[Array, " n_bootstrap"]] | None
+    converged: Bool[Array, ""]
+    converged_fraction: Float[Array, ""]
+    result: optx.RESULTS
+    law: LawFit
+
+    @property
+    def params(self) -> dict[str, Float[Array, ""]]:
+        """The point estimates of E, A, B, alpha, beta, a_opt, b_opt and G."""
+        return {name: getattr(self, name) for name in PARAMETERS + DERIVED}
+
+    def __call__(self, N: Float[ArrayLike, "*n"], D: Float[ArrayLike, "*n"]) -> Float[Array, "*n"]:
+        """The fitted loss E + A / N^alpha + B / D^beta."""
+        n, d = jnp.asarray(N), jnp.asarray(D)
+        return self.E + self.A * n**-self.alpha + self.B * d**-self.beta
+
+    def ci(self, level: float = 0.95) -> tuple[dict[str, Array], dict[str, Array]]:
+        """Bootstrap percentile intervals (lower, upper) of every parameter and a_opt, b_opt, G."""
+        if self.samples is None:
+            raise ValueError("no bootstrap samples: fit with n_bootstrap >= 2 for intervals")
+        return percentile_interval(self.samples, level)
+
+    def compute_optimal(
+        self, compute: Float[ArrayLike, " c"], level: float = 0.95
+    ) -> dict[str, dict[str, Float[Array, " c"]]]:
+        """N_opt, D_opt and tokens per parameter D_opt / N_opt at compute budgets C = 6 N D.
+
+        Returns, for each of "N_opt", "D_opt", "tokens_per_parameter" and "loss" (the loss
+        on the frontier), a dict with "value" (point estimate) and, when bootstrapped,
+        "stderr" and the percentile interval "lower", "upper" at `level`.
+
+        Args:
+            compute: `Float[ArrayLike, "c"]` budgets in FLOPs (> 0).
+            level: interval coverage in (0, 1).
+        """
+        c = np.atleast_1d(np.asarray(compute, dtype=float))
+        _check_positive("compute", c, "budgets are FLOPs")
+        c = jnp.asarray(c, self.alpha.dtype)
+        out = {k: {"value": v} for k, v in frontier(self.params, c).items()}
+        if self.samples is None:
+            return out
+        draws = jax.vmap(lambda p: frontier(p, c))(self.samples)
+        lower, upper = percentile_interval(draws, level)
+        for name, values in draws.items():
+            out[name] |= {
+                "stderr": jnp.nanstd(values, axis=0, ddof=1),
+                "lower": lower[name],
+                "upper": upper[name],
+            }
+        return out
+
+    def summary(self, level: float = 0.95) -> str:
+        """A table of the estimates with bootstrap standard errors and percentile intervals."""
+        lines = [
+            f"L(N, D) = E + A/N^alpha + B/D^beta, {self.law.n_points} points, "
+            f"objective {self.law.objective}, converged starts "
+            f"{float(self.converged_fraction):.1%} of {self.law.n_starts}"
+        ]
+        lower, upper = self.ci(level) if self.samples is not None else (None, None)
+        for name in PARAMETERS + DERIVED:
+            row = f"  {name:>6} = {float(getattr(self, name)):.6g}"
+            if lower is not None:
+                row += (
+                    f"  (se {float(self.stderr[name]):.3g}, {level:.0%} CI "
+                    f"[{float(lower[name]):.6g}, {float(upper[name]):.6g}])"
+                )
+            lines.append(row)
+        return "\n".join(lines)
+
+
+def frontier(params: dict[str, Array], compute: Float[Array, " c"]) -> dict[str, Array]:
+    """N_opt, D_opt, tokens per parameter and the frontier loss at budgets C = 6 N D."""
+    scaled = compute / FLOPS_PER_PARAMETER_TOKEN
+    n_opt = params["G"] * scaled ** params["a_opt"]
+    d_opt = scaled ** params["b_opt"] / params["G"]
+    loss = (
+        params["E"]
+        + params["A"] * n_opt ** -params["alpha"]
+        + params["B"] * d_opt ** -params["beta"]
+    )
+    return {"N_opt": n_opt, "D_opt": d_opt, "tokens_per_parameter": d_opt / n_opt, "loss": loss}
+
+
+def fit_joint_law(
+    N: Float[ArrayLike, " m"],
+    D: Float[ArrayLike, " m"],
+    loss: Float[ArrayLike, " m"],
+    *,
+    objective: str = "huber_log",
+    exclude_highest: int = 0,
+    n_bootstrap: int = 0,
+    key: PRNGKeyArray | None = None,
+    solver: str = "bfgs",
+    starts: dict[str, ArrayLike] | None = None,
+    max_steps: int = 300,
+) -> JointLawFit:
+    """Fit L(N, D) = E + A / N^alpha + B / D^beta from 4,500 starts at once, with bootstrap.
+
+    log L_hat = LSE(a - alpha log N, b - beta log D, e) with (A, B, E) = exp(a, b, e), and
+    (objective "huber_log") the sum over points of Huber_delta(log L_hat - log L),
+    delta = 1e-3, minimised by BFGS from every point of the grid alpha, beta in
+    {0, 0.5, ..., 2}, e in {-1, -0.5, ..., 1}, a, b in {0, 5, ..., 25} in one vmapped
+    optimistix solve (Hoffmann et al. 2022, approach 3). The bootstrap resamples the points
+    with replacement and refits each resample from the best fit (vmapped); standard errors and
+    percentile intervals follow for every parameter and for a_opt, b_opt, G, and through
+    `compute_optimal(C)` for N_opt(C), D_opt(C) and tokens per parameter.
+
+    Args:
+        N: `Float[ArrayLike, "m"]` parameter counts (> 0).
+        D: `Float[ArrayLike, "m"]` training tokens / examples (> 0).
+        loss: `Float[ArrayLike, "m"]` final losses (> 0).
+        objective: "huber_log" (default), "least_squares_log" or "least_squares".
+        exclude_highest: drop the k runs of highest loss first (as published analyses do).
+        n_bootstrap: number of bootstrap resamples (0: none; else >= 2).
+        key: PRNG key for the resamples (required with n_bootstrap).
+        solver: "bfgs" (default), "lbfgs" or "levenberg_marquardt" (squares objectives).
+        starts: a dict of arrays a, b, e, alpha, beta (one start per row) replacing the grid.
+        max_steps: iteration budget per solve.
+
+    Returns:
+        A `JointLawFit`; if no start converged, `converged` is False and the estimates NaN.
+
+    Raises:
+        ValueError: N, D or loss non-positive, non-finite, of different shapes or not 1-D;
+            fewer than 6 points; other bad options (see `fit_law`).
+    """
+    arrays = {"N": np.asarray(N), "D": np.asarray(D), "loss": np.asarray(loss)}
+    for name, arr in arrays.items():
+        if arr.ndim != 1 or arr.shape != arrays["loss"].shape:
+            raise ValueError(
+                "N, D and loss must be 1-D of the same length, got shapes "
+                f"{[a.shape for a in arrays.values()]}"
+            )
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} must be finite, got NaN or inf at {_bad(arr)}")
+        _check_positive(name, arr, "the law is fitted in log space")
+    x = np.stack([np.log(arrays["N"]), np.log(arrays["D"])], axis=1)
+    fit = fit_law(
+        joint_log_law,
+        x,
+        arrays["loss"],
+        CHINCHILLA_STARTS if starts is None else starts,
+        objective=objective,
+        law_is_log=True,
+        solver=solver,
+        exclude_highest=exclude_highest,
+        n_bootstrap=n_bootstrap,
+        key=key,
+        max_steps=max_steps,
+    )
+    return _joint_result(fit)
+
+
+def _bad(arr: np.ndarray) -> list[int]:
+    return np.flatnonzero(~np.isfinite(arr))[:5].tolist()
+
+
+def _joint_result(fit: LawFit) -> JointLawFit:
+    point = natural(fit.params)
+    samples = None if fit.samples is None else natural(fit.samples)
+    stderr: dict[str, Any] = (
+        {} if samples is None else {k: jnp.nanstd(v, ddof=1) for k, v in samples.items()}
+    )
+    return JointLawFit(
+        **point,
+        stderr=stderr,
+        samples=samples,
+        converged=fit.converged,
+        converged_fraction=fit.converged_fraction,
+        result=fit.result,
+        law=fit,
+    )
