@@ -137,6 +137,17 @@ def check_positive(axes: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
             raise UsageError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
 
 
+def check_settings(settings: Mapping[str, Any], *, positive: tuple[str, ...] = ()) -> None:
+    """UsageError (the CLI's exit 2) naming the first of `positive` with a value <= 0.
+
+    A tuple setting (a list of sizes, levels, ...) must be positive in every entry.
+    """
+    for name in positive:
+        values = np.atleast_1d(np.asarray(settings[name], float))
+        if values.size == 0 or np.any(values <= 0):
+            raise UsageError(f"--set {name}: values must be > 0, got {settings[name]!r}")
+
+
 def integer_axis(axes: dict[str, np.ndarray], name: str, least: int = 1) -> np.ndarray:
     """The integer values of axis `name`; UsageError if any is not an integer >= `least`.
 

@@ -1,7 +1,8 @@
 """The perceptron under SGD noise: test error and weight change over (alpha T, P), for chi-data.
 
-For chi in {0, 1, 3}: the perceptron of `theorytk.perceptron` trained by SGD (B = 16, d = 16)
-until it fits P training points, swept over alpha T (at alpha = 1: every alpha-rescaled
+For chi in {0, 1, 3}: the perceptron of `theorytk.perceptron` trained by SGD (by default the
+authors' batch size B = 2, d = 16; `--set batch=16` for larger batches) until it fits P
+training points, swept over alpha T (at alpha = 1: every alpha-rescaled
 observable depends on (alpha, T) only through alpha T) and P, several seeds per cell. A
 full-batch gradient-descent sweep at a small step gives the noiseless (alpha T -> 0)
 reference dw_1^GD(P). The crossover temperature T_c(P) is where the noise starts to change
@@ -9,7 +10,8 @@ the trained perceptron: the alpha T at which the seed-mean dw_1 reaches twice dw
 
 The figure has one row per chi: the test error (closed form at the trained weights) and
 alpha ||w - w_0|| as colour over (alpha T, P) with the T_c(P) line, and the scaling of
-dw_1^GD, dw_1/T in the noise-dominated regime and T_c with P, with fitted exponents.
+dw_1^GD, dw_1/T and ||dw_perp|| / (T sqrt(d)) in the noise-dominated regime (the largest
+alpha T, where runs last many epochs) and T_c with P, with fitted exponents.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ import xarray as xr
 from experiments._experiment import (
     Experiment,
     Options,
+    UsageError,
+    check_settings,
     format_exponent,
+    integer_axis,
     power_law,
     run_simulation,
     save_both,
@@ -32,8 +37,11 @@ from experiments._experiment import (
 from theorytk import fit, perceptron, plot, sweep
 
 NAME = "perceptron"
-D, BATCH = 16, 16
 TC_FACTOR = 2.0  # T_c: dw_1 reaches TC_FACTOR times its gradient-descent value
+
+
+def default_settings(quick: bool) -> dict:
+    return {"batch": 2, "d": 16, "budget": 200_000 if quick else 2_000_000}
 
 
 def default_axes(quick: bool) -> dict[str, np.ndarray]:
@@ -41,20 +49,25 @@ def default_axes(quick: bool) -> dict[str, np.ndarray]:
     return {
         "chi": np.array([0.0, 1.0, 3.0]),
         "P": np.array(sizes),
-        "alpha_T": np.geomspace(0.03, 1000.0, 9 if quick else 13),
+        "alpha_T": np.geomspace(0.1, 1e4, 6 if quick else 11),
     }
 
 
-def sgd_config(sizes: np.ndarray, quick: bool) -> perceptron.PerceptronConfig:
-    """SGD at B = 16 on up to max(P) points (P is a traced, padded axis: one compile)."""
-    budget = 20_000 if quick else 300_000
-    return perceptron.PerceptronConfig(d=D, P=int(sizes.max()), B=BATCH, budget=budget, P_test=2048)
+def sgd_config(sizes: np.ndarray, settings: dict) -> perceptron.PerceptronConfig:
+    """SGD on up to max(P) points (P is a traced, padded axis: one compile)."""
+    return perceptron.PerceptronConfig(
+        d=settings["d"],
+        P=int(sizes.max()),
+        B=settings["batch"],
+        budget=settings["budget"],
+        P_test=2048,
+    )
 
 
-def gd_config(sizes: np.ndarray) -> perceptron.PerceptronConfig:
+def gd_config(sizes: np.ndarray, settings: dict) -> perceptron.PerceptronConfig:
     """Full-batch gradient descent on up to max(P) points, with a budget it never reaches."""
     return perceptron.PerceptronConfig(
-        d=D, P=int(sizes.max()), B=None, budget=2_000_000, P_test=2048
+        d=settings["d"], P=int(sizes.max()), B=None, budget=2_000_000, P_test=2048
     )
 
 
@@ -63,35 +76,47 @@ def unit_alpha(params: Mapping[str, Any]) -> dict:
     return {"alpha": 1.0, "T": params["alpha_T"], "P": params["P"], "chi": params["chi"]}
 
 
-def gradient_flow(params: Mapping[str, Any]) -> dict:
+def gradient_flow(d: int) -> Any:
     """Full-batch GD at alpha = 1 with the small step of `gradient_flow_temperature`."""
-    chi, size = params["chi"], params["P"]
-    temperature = perceptron.gradient_flow_temperature(size, d=D, chi=chi)
-    return {"alpha": 1.0, "T": temperature, "P": size, "chi": chi}
+
+    def params_of(params: Mapping[str, Any]) -> dict:
+        chi, size = params["chi"], params["P"]
+        temperature = perceptron.gradient_flow_temperature(size, d=d, chi=chi)
+        return {"alpha": 1.0, "T": temperature, "P": size, "chi": chi}
+
+    return sweep.domain(P=MODEL_DOMAIN["P"], chi=MODEL_DOMAIN["chi"])(
+        sweep.reparametrise(perceptron.simulate, params_of)
+    )
 
 
-sgd_at_unit_alpha = sweep.reparametrise(perceptron.simulate, unit_alpha)
-gradient_descent = sweep.reparametrise(perceptron.simulate, gradient_flow)
+MODEL_DOMAIN = sweep.param_domain(perceptron.simulate)
+sgd_at_unit_alpha = sweep.domain(
+    alpha_T=sweep.POSITIVE, P=MODEL_DOMAIN["P"], chi=MODEL_DOMAIN["chi"]
+)(sweep.reparametrise(perceptron.simulate, unit_alpha))
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    sizes = np.unique(np.round(axes["P"]))
-    if sizes.min() < BATCH:
-        raise ValueError(f"P must be >= B = {BATCH}, got {sizes.min():g}")
+    settings = options.settings
+    check_settings(settings, positive=("batch", "d", "budget"))
+    sizes = np.sort(integer_axis(axes, "P")).astype(float)
+    if sizes.min() < settings["batch"]:
+        raise UsageError(
+            f"--grid P: values must be >= batch = {settings['batch']}, got {sizes.min():g}"
+        )
     grid = sweep.Grid(chi=axes["chi"], P=sizes, alpha_T=axes["alpha_T"], seed=range(options.seeds))
     sgd = run_simulation(
         sgd_at_unit_alpha,
         grid,
         options,
         NAME,
-        config=sgd_config(sizes, options.quick),
+        config=sgd_config(sizes, settings),
     )
     gd = run_simulation(
-        gradient_descent,
+        gradient_flow(settings["d"]),
         sweep.Grid(chi=axes["chi"], P=sizes, seed=range(options.seeds)),
         options,
         f"{NAME}_gd",
-        config=gd_config(sizes),
+        config=gd_config(sizes, settings),
     )
     mean, gd_mean = sweep.seed_mean(sgd), sweep.seed_mean(gd)
     mean["test_error_theory"].attrs["long_name"] = "test error (closed form)"
@@ -104,8 +129,9 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     combined["alpha_T_c"] = critical
     paths = save_both(combined, options.out, NAME)
     figure_path = options.out / f"{NAME}.png"
-    draw(mean, gd_mean, critical, figure_path)
-    return summary(mean, exponents(mean, gd_mean, critical), paths + [figure_path])
+    draw(mean, gd_mean, critical, settings, figure_path)
+    fits = exponents(mean, gd_mean, critical, settings)
+    return summary(mean, fits, settings, paths + [figure_path])
 
 
 def crossover(mean: xr.Dataset, gd_mean: xr.Dataset) -> xr.DataArray:
@@ -120,27 +146,37 @@ def crossover(mean: xr.Dataset, gd_mean: xr.Dataset) -> xr.DataArray:
     )
 
 
-def exponents(mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray) -> list[dict]:
-    """Per chi: power-law fits against P of dw_1^GD, dw_1/T at the largest alpha T and T_c,
-    and c = ||dw_perp|| / (T sqrt(d)) at the largest alpha T."""
+def exponents(
+    mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray, settings: dict
+) -> list:
+    """Per chi, power-law fits against P (95% intervals) of dw_1^GD, and at the largest
+    alpha T of dw_1/T and c = ||dw_perp|| / (T sqrt(d)) (flat in P: exponent 0), of T_c;
+    c averaged over P; the epochs of the noisy runs (steps B / P) at the smallest P."""
     sizes = mean["P"].values
     rows = []
     for chi in mean["chi"].values:
         noisy = mean.sel(chi=chi).isel(alpha_T=-1)
         top, ok = float(noisy["alpha_T"]), noisy["status"] == sweep.Status.OK
         gd = gd_mean.sel(chi=chi)
+        scale = top * np.sqrt(settings["d"])
         rows.append(
             {
                 "gd": power_law(sizes, gd["dw1"], gd["dw1_sem"]),
                 "noise": power_law(sizes, noisy["dw1"].where(ok) / top, noisy["dw1_sem"] / top),
+                "perp": power_law(
+                    sizes, noisy["dw_perp"].where(ok) / scale, noisy["dw_perp_sem"] / scale
+                ),
                 "tc": power_law(sizes, critical.sel(chi=chi), None),
-                "c_perp": float((noisy["dw_perp"] / (top * np.sqrt(D))).where(ok).mean()),
+                "c_perp": float((noisy["dw_perp"] / scale).where(ok).mean()),
+                "epochs": noisy["steps"].values * settings["batch"] / sizes,
             }
         )
     return rows
 
 
-def draw(mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray, path: Any) -> None:
+def draw(
+    mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray, settings: dict, path: Any
+) -> None:
     """One row per chi: test error map, alpha ||w - w0|| map (with T_c), scaling panel."""
     chis = mean["chi"].values
     fig, axes = plt.subplots(len(chis), 3, figsize=(17, 4.6 * len(chis)), squeeze=False)
@@ -165,7 +201,8 @@ def draw(mean: xr.Dataset, gd_mean: xr.Dataset, critical: xr.DataArray, path: An
             axes[row, 2], mean.sel(chi=chi), gd_mean.sel(chi=chi), critical.sel(chi=chi), chi
         )
     fig.suptitle(
-        f"perceptron, d = {D}, SGD with B = {BATCH} until zero hinge loss (alpha = 1; "
+        f"perceptron, d = {settings['d']}, SGD with B = {settings['batch']} until zero hinge "
+        "loss (alpha = 1; "
         "hatched: step budget reached)"
     )
     fig.tight_layout()
@@ -188,6 +225,12 @@ def scaling_panel(
             rf"$w_1 / T$ at $\alpha T$ = {top:g}",
             "s-",
         ),
+        (
+            mean["dw_perp"].isel(alpha_T=-1).values / top,
+            mean["dw_perp_sem"].isel(alpha_T=-1).values / top,
+            rf"$\|w_\perp\| / T$ at $\alpha T$ = {top:g}",
+            "d-",
+        ),
         (critical.values, None, r"$\alpha T_c$", "^-"),
     ]
     for values, errors, label, style in series:
@@ -202,7 +245,7 @@ def scaling_panel(
     ax.legend(fontsize=8)
 
 
-def summary(mean: xr.Dataset, fits: list[dict], paths: list) -> str:
+def summary(mean: xr.Dataset, fits: list[dict], settings: dict, paths: list) -> str:
     lines = [f"wrote {', '.join(str(p) for p in paths)}"]
     failed = int((mean["status"] != sweep.Status.OK).sum())
     for chi, row in zip(mean["chi"].values, fits, strict=True):
@@ -211,7 +254,9 @@ def summary(mean: xr.Dataset, fits: list[dict], paths: list) -> str:
             f"chi = {chi:g}: dw1_GD ~ P^{format_exponent(row['gd'])} (predicted {predicted:.3g}); "
             f"noise-dominated dw1/T ~ P^{format_exponent(row['noise'])}; "
             f"alpha T_c ~ P^{format_exponent(row['tc'])} "
-            f"(T_c: dw1 = {TC_FACTOR:g} dw1_GD); ||dw_perp|| = {row['c_perp']:.2f} T sqrt(d)"
+            f"(T_c: dw1 = {TC_FACTOR:g} dw1_GD); ||dw_perp|| = {row['c_perp']:.2f} T sqrt(d), "
+            f"||dw_perp|| / T ~ P^{format_exponent(row['perp'])} (flat: 0); noisy runs last "
+            f"{row['epochs'].min():.0f}-{row['epochs'].max():.0f} epochs (B = {settings['batch']})"
         )
     lines.append(f"{failed} (chi, P, alpha T) cells with a seed at the step budget (hatched)")
     return "\n".join(lines)
@@ -223,4 +268,5 @@ EXPERIMENT = Experiment(
     axes=default_axes,
     run=run,
     default_seeds=lambda quick: 2 if quick else 6,
+    settings=default_settings,
 )

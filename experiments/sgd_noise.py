@@ -1,242 +1,255 @@
 """SGD noise in a deep network: the (alpha, T) phase diagram and T_c(P), chi-data and digits.
 
-A fully connected GELU network (`theorytk.perceptron.simulate_network`: depth 3, width 32,
-hidden layers 1/sqrt(fan_in), readout 1/h, centred output, hinge loss with margin 1/alpha)
-trained by SGD with batches of B = 16 until it fits P training points, on chi-data
+A fully connected GELU network (`theorytk.perceptron.simulate_network`; by default depth 3,
+width 32, hidden layers 1/sqrt(fan_in), readout 1/h, centred output, hinge loss with margin
+1/alpha) trained by SGD with batches of B = 16 until it fits P training points, on chi-data
 (chi = 0, d = 16) and on the scikit-learn digits (parity labels), as in Sclocchi, Geiger &
-Wyart (ICML 2023, Fig. 1 and 3) at CPU scale.
+Wyart (ICML 2023, Fig. 1 and 3) at CPU scale. Width, depth, batch, the lazy alpha, the P list
+and the rest are settings (`--set width=128 --set depth=5 ...`).
 
-1. Phase diagram at P = 1024 over (alpha, T = eta / (h B)): test error as colour, with the
-   lazy/feature boundary alpha*(T) where the relative change of the empirical NTK on 32 test
-   points crosses 1/2, and T_c(alpha), where ||w - w_0|| / ||w_0|| reaches twice its value
-   at the smallest T of the grid (the temperature at which the noise starts to change the
-   trained network). Cells that diverged or hit the step budget are hatched.
-2. T_c vs P at a large alpha (lazy regime), fitted as T_c ~ P^b with a 95% interval.
+1. Phase diagram at P = `diagram_P` over (alpha, T = eta / (h B)): test error and NTK change
+   as colour, with the lazy/feature boundary alpha*(T) (relative NTK change = 1/2) and the
+   plateau-ratio T_c(alpha) (||w - w_0|| / ||w_0|| twice its smallest-T value). Hatched:
+   diverged or step budget.
+2. T_c(P) at the lazy `alpha`, the paper's criterion: the T at which ||w - w_0|| / ||w_0||
+   (and the NTK change) reaches fixed levels, each fitted as T_c ~ P^-a; the exponent a that
+   collapses ||w - w_0|| / ||w_0|| against T P^a (bootstrap over seeds); and, labelled as an
+   alternative, the plateau-ratio T_c(P). The digits give one decade of P at most (1797
+   images, 512 of them held out), so P > 1285 runs on chi-data only.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
 
+from experiments import _sgd_noise_figure as figure
 from experiments._experiment import (
     Experiment,
     Options,
     check_positive,
+    check_settings,
     format_exponent,
     power_law,
     run_simulation,
     save_both,
 )
-from theorytk import fit, perceptron, plot, sweep
+from theorytk import fit, perceptron, sweep
 
 NAME = "sgd_noise"
-WIDTH, DEPTH, BATCH, D, CHI = 32, 3, 16, 16, 0.0
-P_DIAGRAM = 1024
 LAZY_LEVEL = 0.5  # lazy/feature boundary: relative NTK change = 1/2
-TC_FACTOR = 2.0  # T_c: ||w - w0|| reaches TC_FACTOR times its smallest-T value
-DATA = {"chi": "chi-data (chi = 0, d = 16)", "digits": "digits parity (d = 64)"}
+TC_FACTOR = 2.0  # plateau-ratio T_c: ||w - w0|| reaches TC_FACTOR times its smallest-T value
+DATA_SETS = ("chi", "digits")
+DIGITS_TEST = 512
+DIGITS_N = 1797  # the scikit-learn digits
+
+
+def default_settings(quick: bool) -> dict:
+    return {
+        "width": 32,
+        "depth": 3,
+        "batch": 16,
+        "alpha": 4096.0,  # the lazy alpha of the T_c(P) sweep
+        "P": (128, 256, 512) if quick else (128, 256, 512, 1024),
+        "data": "chi,digits",
+        "diagram_P": 1024,  # 0 skips the phase diagram
+        "d": 16,
+        "chi": 0.0,
+        "dw_levels": (0.002, 0.005, 0.01),  # fixed levels of ||w - w0|| / ||w0||
+        "ntk_levels": (0.01, 0.03),  # fixed levels of the relative NTK change
+        "collapse_floor": 0.002,  # the collapse uses ||w - w0|| / ||w0|| >= this
+    }
 
 
 def default_axes(quick: bool) -> dict[str, np.ndarray]:
     return {
         "alpha": 2.0 ** np.linspace(-8, 12, 5 if quick else 9),
         "T": np.geomspace(1e-4, 1e-1, 4 if quick else 7),
-        "alpha_lazy": np.array([4096.0]),
-        "P": np.array([128.0, 256.0, 512.0] if quick else [128.0, 256.0, 512.0, 1024.0]),
-        "T_lazy": np.geomspace(1e-4, 1e-2, 3) if quick else np.geomspace(2e-5, 1e-2, 7),
+        "T_lazy": np.geomspace(1e-4, 1e-2, 3) if quick else np.geomspace(3e-5, 1e-2, 6),
     }
 
 
-def config(data: str, size: int, budget: int, quick: bool) -> perceptron.NetworkConfig:
-    """The network task on up to `size` training points (P is a traced, padded axis)."""
+def config(settings: dict, data: str, size: int, budget: int) -> perceptron.NetworkConfig:
+    """The network task on `size` rows; the check of the stopping rule every ~1/4 epoch."""
     return perceptron.NetworkConfig(
-        h=WIDTH,
-        L=DEPTH,
+        h=settings["width"],
+        L=settings["depth"],
         P=size,
-        B=BATCH,
+        B=settings["batch"],
         data=data,
-        d=D if data == "chi" else None,
-        chi=CHI,
+        d=settings["d"] if data == "chi" else None,
+        chi=settings["chi"],
         budget=budget,
-        P_test=512 if quick or data == "digits" else 2048,
+        P_test=DIGITS_TEST if data == "digits" else 2048,
         n_ntk=32,
-        check_every=32,
+        check_every=check_interval(settings, size),
     )
 
 
-def lazy_budget(axes: dict[str, np.ndarray]) -> int:
-    """Steps for the T_c(P) sweep: lazy training takes ~1/(alpha T) steps (measured ~930 /
-    (alpha T) at P = 1024), so the smallest alpha T sets the budget (at least 30000)."""
-    smallest = float(axes["alpha_lazy"][0] * axes["T_lazy"].min())
-    return max(30_000, int(np.ceil(1000 / smallest)))
+def lazy_budget(settings: dict, T: np.ndarray, size: int) -> int:
+    """Steps for the T_c(P) sweep: lazy training took 2500 (T = 1e-4) and 1700 (T = 1e-3)
+    steps at P = 1024, alpha = 4096, and ~95 times more at P = 16384 (~P^1.65, measured):
+    4x that, scaled as 1 / (alpha T) below T = 1e-4; at least 30000."""
+    steps = 1000 / (settings["alpha"] * T.min()) * (size / 1024) ** 1.7
+    return max(30_000, int(np.ceil(4 * steps)))
 
 
-def check_axes(axes: dict[str, np.ndarray]) -> None:
-    check_positive(axes, ("alpha", "T", "alpha_lazy", "T_lazy", "P"))
-    if axes["alpha_lazy"].size != 1:
-        raise ValueError(f"--grid alpha_lazy: one value, got {axes['alpha_lazy'].tolist()}")
-    if np.round(axes["P"]).min() < BATCH:
-        raise ValueError(f"--grid P: values must be >= B = {BATCH}, got {axes['P'].tolist()}")
+def check_interval(settings: dict, size: int) -> int:
+    """SGD steps between checks of the stopping rule: ~1/4 epoch, at least 32."""
+    return max(32, size // settings["batch"] // 4)
+
+
+def data_sets(settings: dict) -> list[str]:
+    chosen = [name.strip() for name in settings["data"].split(",")]
+    if not chosen or any(name not in DATA_SETS for name in chosen):
+        raise ValueError(f"--set data: comma-separated names of {DATA_SETS}, got {chosen}")
+    return chosen
+
+
+def sizes_for(settings: dict, data: str) -> np.ndarray:
+    sizes = np.unique(np.round(np.asarray(settings["P"], float))).astype(int)
+    if sizes.min() < settings["batch"]:
+        raise ValueError(f"--set P: values must be >= batch = {settings['batch']}, got {sizes}")
+    limit = DIGITS_N - DIGITS_TEST if data == "digits" else np.inf
+    return sizes[sizes <= limit]
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_axes(axes)
-    sizes = np.unique(np.round(axes["P"]))
-    diagrams, scalings = {}, {}
-    for data in DATA:
-        diagrams[data] = run_simulation(
-            perceptron.simulate_network,
-            sweep.Grid(T=axes["T"], alpha=axes["alpha"], P=[P_DIAGRAM], seed=range(options.seeds)),
-            options,
-            f"{NAME}_{data}",
-            config=config(data, P_DIAGRAM, 4_000 if options.quick else 60_000, options.quick),
-        ).isel(P=0, drop=True)
-        scalings[data] = run_simulation(
-            perceptron.simulate_network,
-            sweep.Grid(
-                T=axes["T_lazy"], P=sizes, alpha=axes["alpha_lazy"], seed=range(options.seeds)
-            ),
-            options,
-            f"{NAME}_{data}_lazy",
-            config=config(data, int(sizes.max()), lazy_budget(axes), options.quick),
-        ).isel(alpha=0, drop=True)
-    means = {data: sweep.seed_mean(ds) for data, ds in diagrams.items()}
-    lazy_means = {data: sweep.seed_mean(ds) for data, ds in scalings.items()}
-    lines = {data: boundaries(mean) for data, mean in means.items()}
-    critical = {data: crossover(mean, "P") for data, mean in lazy_means.items()}
-    fits = {data: power_law(tc["P"].values, tc.values, None) for data, tc in critical.items()}
-    combined = xr.Dataset(
-        {
-            f"{data}_{kind}_{name}": ds[name].rename(
-                {dim: f"{kind}_{dim}" for dim in ds[name].dims}
-            )
-            for kind, group in (("diagram", diagrams), ("lazy", scalings))
-            for data, ds in group.items()
-            for name in ds.data_vars
-        }
+    settings = options.settings
+    check_positive(axes, ("alpha", "T", "T_lazy"))
+    check_settings(
+        settings, positive=("width", "depth", "batch", "alpha", "P", "d", "dw_levels", "ntk_levels")
     )
-    for data in DATA:
-        combined[f"{data}_T_c"] = critical[data].rename(P="lazy_P")
-    combined.attrs = {
-        **diagrams["chi"].attrs,
-        "diagram_P": P_DIAGRAM,
-        "lazy_alpha": float(axes["alpha_lazy"][0]),
-    }
+    datas = data_sets(settings)
+    diagrams = {d: diagram(d, axes, settings, options) for d in datas if settings["diagram_P"]}
+    scalings = {data: lazy_sweep(data, axes, settings, options) for data in datas}
+    means = {data: sweep.seed_mean(ds) for data, ds in diagrams.items()}
+    lines = {data: boundaries(mean) for data, mean in means.items()}
+    results = {data: critical(ds, settings) for data, ds in scalings.items()}
+    combined = merge(diagrams, scalings, results, settings)
     paths = save_both(combined, options.out, NAME)
     figure_path = options.out / f"{NAME}.png"
-    draw(means, lines, lazy_means, critical, fits, axes, figure_path)
-    return summary(means, lines, critical, fits, axes, paths + [figure_path])
+    figure.draw(means, lines, scalings, results, settings, figure_path)
+    return summary(means, results, settings, paths + [figure_path])
 
 
-def crossover(mean: xr.Dataset, along: str) -> xr.DataArray:
-    """T_c for each value of `along`: where ||w - w0|| / ||w0|| reaches TC_FACTOR times its
-    value at the smallest T of the grid (interpolated in log T)."""
-    ok = mean["status"] == sweep.Status.OK
-    weights = mean["dw_rel"].where(ok)
-    ratio = (weights / weights.isel(T=0)).transpose(along, "T")
-    values = fit.critical_line(along, "T", ratio, TC_FACTOR)
-    return xr.DataArray(values, coords={along: mean[along]}, dims=(along,))
+def diagram(data: str, axes: dict, settings: dict, options: Options) -> xr.Dataset:
+    size = int(settings["diagram_P"])
+    grid = sweep.Grid(T=axes["T"], alpha=axes["alpha"], P=[size], seed=range(options.seeds))
+    budget = 4_000 if options.quick else 60_000
+    task = config(settings, data, size, budget)
+    ds = run_simulation(perceptron.simulate_network, grid, options, f"{NAME}_{data}", config=task)
+    return ds.isel(P=0, drop=True)
+
+
+def lazy_sweep(data: str, axes: dict, settings: dict, options: Options) -> xr.Dataset:
+    """(P, T, seed) at the lazy alpha: one compiled task (P traced, padded to the group's
+    largest) per check interval; the same seeds for every P (nested data sets)."""
+    sizes = sizes_for(settings, data)
+    intervals = np.array([check_interval(settings, size) for size in sizes])
+    parts = []
+    for interval in np.unique(intervals):
+        group = sizes[intervals == interval]
+        largest = int(sizes.max() if data == "digits" else group.max())  # digits: one test set
+        budget = lazy_budget(settings, axes["T_lazy"], int(group.max()))
+        task = config(settings, data, largest, budget)
+        grid = sweep.Grid(
+            T=axes["T_lazy"],
+            P=group.astype(float),
+            alpha=[settings["alpha"]],
+            seed=range(options.seeds),
+        )
+        store = f"{NAME}_{data}_lazy_{int(group.max())}"
+        parts.append(run_simulation(perceptron.simulate_network, grid, options, store, config=task))
+    return xr.concat(parts, "P").isel(alpha=0, drop=True)
+
+
+def critical(ds: xr.Dataset, settings: dict) -> dict:
+    """T_c(P) at fixed levels of dw_rel and ntk_change, the collapse exponent, and the
+    plateau-ratio T_c(P), with their power-law fits."""
+    ok = ds["status"] == sweep.Status.OK
+    per_seed = {
+        name: ds[name].where(ok).transpose("seed", "P", "T") for name in ("dw_rel", "ntk_change")
+    }
+    mean = {name: value.mean("seed") for name, value in per_seed.items()}
+    sizes, T = ds["P"].values, ds["T"].values
+    levels = {}
+    for name, key in (("dw_rel", "dw_levels"), ("ntk_change", "ntk_levels")):
+        for level in settings[key]:
+            tc = perceptron.level_temperatures(mean[name].values, T, level)
+            levels[(name, level)] = (tc, power_law(sizes, tc, None))
+    collapse = perceptron.collapse_exponent(
+        per_seed["dw_rel"].values, T, sizes, floor=settings["collapse_floor"]
+    )
+    ratio = mean["dw_rel"] / mean["dw_rel"].isel(T=0)
+    plateau = fit.critical_line(sizes, T, ratio.values, TC_FACTOR)
+    return {
+        "levels": levels,
+        "collapse": collapse,
+        "plateau": (plateau, power_law(sizes, plateau, None)),
+        "mean": mean,
+        "sem": ds["dw_rel"].where(ok).std("seed") / np.sqrt(ds.sizes["seed"]),
+    }
 
 
 def boundaries(mean: xr.Dataset) -> dict[str, xr.DataArray]:
-    """alpha*(T) where the NTK change crosses LAZY_LEVEL (in log), and T_c(alpha)."""
+    """alpha*(T) where the NTK change crosses LAZY_LEVEL (in log), and the plateau-ratio
+    T_c(alpha)."""
     ok = mean["status"] == sweep.Status.OK
     change = np.log(mean["ntk_change"].where(ok)).transpose("T", "alpha")
     lazy = fit.critical_line("T", "alpha", change, np.log(LAZY_LEVEL))
+    weights = mean["dw_rel"].where(ok).transpose("alpha", "T")
+    ratio = weights / weights.isel(T=0)
+    tc = fit.critical_line("alpha", "T", ratio, TC_FACTOR)
     return {
         "alpha_star": xr.DataArray(lazy, coords={"T": mean["T"]}, dims=("T",)),
-        "T_c": crossover(mean, "alpha"),
+        "T_c": xr.DataArray(tc, coords={"alpha": mean["alpha"]}, dims=("alpha",)),
     }
 
 
-def draw(means, lines, lazy_means, critical, fits, axes, path) -> None:
-    """Per data set: test error and NTK change over (alpha, T) with both lines; T_c vs P."""
-    fig, grid = plt.subplots(len(DATA), 3, figsize=(18, 5.2 * len(DATA)), squeeze=False)
-    for row, data in enumerate(DATA):
-        mean, line = means[data], lines[data]
-        drawn = [
-            (
-                line["alpha_star"].values,
-                mean["T"].values,
-                f"lazy/feature: NTK change = {LAZY_LEVEL:g}",
-                {"color": "w", "linestyle": "--"},
-            ),
-            (
-                mean["alpha"].values,
-                line["T_c"].values,
-                rf"$T_c$: $\|w-w_0\|$ = {TC_FACTOR:g}x its small-T value",
-                {"color": "r", "linestyle": "-", "marker": "o"},
-            ),
-        ]
-        for col, (var, label) in enumerate(
-            (("test_error", "test error"), ("ntk_change", "relative NTK change"))
-        ):
-            plot.phase_diagram(
-                mean,
-                var,
-                x="alpha",
-                y="T",
-                ax=grid[row, col],
-                log_color=True,
-                lines=drawn,
-                title=f"{DATA[data]}: {label}, P = {P_DIAGRAM}",
-            )
-        scaling_panel(grid[row, 2], lazy_means[data], critical[data], fits[data], axes, data)
-    fig.suptitle(
-        f"FC net, GELU, L = {DEPTH}, h = {WIDTH}, SGD with B = {BATCH} until zero hinge loss "
-        "(T = eta / (h B); hatched: diverged or step budget reached)"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def merge(diagrams: dict, scalings: dict, results: dict, settings: dict) -> xr.Dataset:
+    """One dataset: each sweep's variables prefixed, and the T_c(P) of every criterion."""
+    combined = xr.Dataset()
+    for kind, group in (("diagram", diagrams), ("lazy", scalings)):
+        for data, ds in group.items():
+            for name in ds.data_vars:
+                dims = {dim: f"{data}_{kind}_{dim}" for dim in ds[name].dims}
+                combined[f"{data}_{kind}_{name}"] = ds[name].rename(dims)
+    for data, result in results.items():
+        dims = (f"{data}_lazy_P",)
+        for (name, level), (tc, _) in result["levels"].items():
+            combined[f"{data}_T_c_{name}_{level:g}"] = (dims, tc)
+        combined[f"{data}_T_c_plateau_ratio"] = (dims, result["plateau"][0])
+        combined.attrs[f"{data}_collapse_a"] = list(result["collapse"])
+    combined.attrs.update({k: str(v) for k, v in settings.items()})
+    return combined
 
 
-def scaling_panel(ax, mean: xr.Dataset, tc: xr.DataArray, result, axes, data: str) -> None:
-    """||w - w0|| / ||w0|| vs T at alpha_lazy for each P, and T_c(P) with its power-law fit."""
-    alpha = float(axes["alpha_lazy"][0])
-    colours = plt.cm.viridis(np.linspace(0, 0.9, mean["P"].size))
-    for colour, size in zip(colours, mean["P"].values, strict=True):
-        curve = mean.sel(P=size)
-        ok = curve["status"] == sweep.Status.OK
-        ax.errorbar(
-            curve["T"],
-            curve["dw_rel"].where(ok),
-            yerr=curve["dw_rel_sem"].where(ok),
-            fmt="o-",
-            color=colour,
-            capsize=2,
-            label=f"P = {size:g}",
-        )
-        if np.isfinite(tc.sel(P=size)):
-            ax.axvline(float(tc.sel(P=size)), color=colour, ls=":", lw=1.5)
-    label = "T_c (dotted)" if result is None else f"T_c ~ P^{result[0]:.2f} (dotted)"
-    ax.plot([], [], "k:", label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("T")
-    ax.set_ylabel(r"$\|w - w_0\| / \|w_0\|$")
-    ax.set_title(f"{DATA[data]}: lazy regime, alpha = {alpha:g}")
-    ax.legend(fontsize=9)
-
-
-def summary(means, lines, critical, fits, axes, paths: list) -> str:
+def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
     out = [f"wrote {', '.join(str(p) for p in paths)}"]
-    for data in DATA:
-        mean = means[data]
-        failed = int((mean["status"] != sweep.Status.OK).sum())
-        best = mean["test_error"].where(mean["status"] == sweep.Status.OK)
+    for data, mean in means.items():
+        ok = mean["status"] == sweep.Status.OK
+        best = mean["test_error"].where(ok)
         where = best.argmin(...)
-        tc = ", ".join(f"{v:.2g}" for v in critical[data].values)
-        sizes = ", ".join(f"{p:g}" for p in critical[data]["P"].values)
         out.append(
-            f"{data}: best test error {float(best.min()):.3f} at alpha = "
+            f"{data} diagram: best test error {float(best.min()):.3f} at alpha = "
             f"{float(mean['alpha'][where['alpha']]):g}, T = {float(mean['T'][where['T']]):.2g}; "
-            f"{failed} cells hatched; T_c(P = {sizes})"
-            f" = {tc} at alpha = {float(axes['alpha_lazy'][0]):g}: "
-            f"T_c ~ P^{format_exponent(fits[data])}"
+            f"{int((~ok).sum())} cells hatched"
         )
+    for data, result in results.items():
+        sizes = result["mean"]["dw_rel"]["P"].values
+        listed = ", ".join(f"{p:g}" for p in sizes)
+        rows = [f"{data} T_c(P = {listed}) at alpha = {settings['alpha']:g}:"]
+        for (name, level), (tc, law) in result["levels"].items():
+            values = ", ".join(f"{v:.2g}" for v in tc)
+            rows.append(f"  {name} = {level:g}: T_c = {values}; T_c ~ P^{format_exponent(law)}")
+        a, low, high = result["collapse"]
+        rows.append(
+            f"  collapse of dw_rel vs T P^a: a = {a:.3f} [95% bootstrap {low:.3f}, {high:.3f}]"
+        )
+        plateau = format_exponent(result["plateau"][1])
+        rows.append(f"  (alternative) plateau ratio {TC_FACTOR:g}: T_c ~ P^{plateau}")
+        out.extend(rows)
     return "\n".join(out)
 
 
@@ -245,5 +258,6 @@ EXPERIMENT = Experiment(
     summary="FC network under SGD noise: (alpha, T) phase diagram (chi-data, digits), T_c vs P",
     axes=default_axes,
     run=run,
-    default_seeds=lambda quick: 1 if quick else 2,
+    default_seeds=lambda quick: 2 if quick else 3,
+    settings=default_settings,
 )

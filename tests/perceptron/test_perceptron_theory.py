@@ -77,14 +77,32 @@ def test_closed_form_equals_monte_carlo_within_its_standard_error(chi):
         assert z < 4.5, (i, mc, eps)
 
 
-def test_predicted_exponents():
-    assert predicted_exponents(0.0) == {
-        "gd_dw1_vs_P": 1.0,
-        "noise_dw1_over_T_vs_P": 1.0,
-        "noise_dw_perp_vs_T": 1.0,
-        "test_error_vs_theta": 1.0,
-    }
-    assert predicted_exponents(3.0)["gd_dw1_vs_P"] == 0.25
+@pytest.mark.parametrize("chi", [0.0, 1.0, 3.0])
+def test_predicted_gd_exponent_is_the_scaling_of_the_closest_point_to_the_boundary(chi):
+    # The gradient-descent prediction 1/(1+chi) comes from the smallest |x_1| among P points:
+    # P(|x_1| < m) = P_reg((chi+1)/2, m^2/2) (x_1^2/2 ~ Gamma((chi+1)/2)), so the median of
+    # min |x_1| is m(P) = sqrt(2 P_reg^-1((chi+1)/2, 1 - 2^(-1/P))), exactly. Its log-slope
+    # between P = 2^20 and 2^24 must be -gd_dw1_vs_P; the finite-P correction is of relative
+    # order m^2 ~ P^(-2/(1+chi)) <= 2^(-10) here, so 1e-3 is a bound, not a fit.
+    a = (chi + 1) / 2
+    sizes = np.array([2.0**20, 2.0**24])
+    median = np.sqrt(2 * scipy.special.gammaincinv(a, -np.expm1(-np.log(2) / sizes)))
+    slope = np.diff(np.log(median))[0] / np.diff(np.log(sizes))[0]
+    assert abs(-slope - predicted_exponents(chi)["gd_dw1_vs_P"]) < 1e-3, slope
+
+
+@pytest.mark.parametrize("chi", [0.0, 1.0, 3.0])
+def test_predicted_error_exponent_is_the_small_angle_slope_of_the_closed_form(chi):
+    # eps(theta) ~ theta^(1+chi) / ((1+chi) B(a, 1/2)) + O(theta^(3+chi)): the log-slope of
+    # the closed form between theta = 1e-4 and 1e-3 equals test_error_vs_theta to O(theta^2),
+    # i.e. within 1e-5.
+    theta = np.array([1e-4, 1e-3])
+    eps = np.asarray(closed_form_test_error(1.0, theta, chi))
+    slope = np.diff(np.log(eps))[0] / np.log(10.0)
+    assert abs(slope - predicted_exponents(chi)["test_error_vs_theta"]) < 1e-5, slope
+
+
+def test_bad_chi_is_rejected():
     with pytest.raises(ValueError, match="chi"):
         predicted_exponents(-1.0)
     with pytest.raises(ValueError, match="chi"):

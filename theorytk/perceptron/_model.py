@@ -12,7 +12,16 @@ import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from theorytk._validation import check_integer
-from theorytk.sweep import Loop, LoopResult, refillable, run_loop
+from theorytk.sweep import (
+    POSITIVE,
+    POSITIVE_INTEGER,
+    Constraint,
+    Loop,
+    LoopResult,
+    domain,
+    refillable,
+    run_loop,
+)
 
 from ._data import check_chi, chi_rows
 from ._theory import closed_form_test_error
@@ -155,6 +164,13 @@ def sgd_loop(config: PerceptronConfig) -> Loop:
     return Loop(init, step, stopped, finish, budget=config.budget, segment=config.segment)
 
 
+@domain(
+    alpha=POSITIVE,
+    T=POSITIVE,
+    eta=POSITIVE,
+    P=POSITIVE_INTEGER,
+    chi=Constraint("> -1", lambda v: v > -1),
+)
 @refillable(sgd_loop)
 def simulate(
     params: Mapping[str, ArrayLike], key: Array, *, config: PerceptronConfig
@@ -176,11 +192,12 @@ def simulate(
     rescaled by alpha depends on (alpha, T) only through alpha T and B.
 
     Args:
-        params: "alpha" (> 0) and exactly one of "T" (> 0, eta = T B) or "eta" (> 0);
-            optionally "P" (B <= P; default `config.P`) and "chi" (> -1; default
-            `config.chi`). Scalars, may be traced; traced bad values give NaN metrics (status
-            nonfinite). A concrete P sets the number of rows; a traced P (a dynamic sweep
-            axis) needs P <= config.P: config.P rows are drawn and the rows >= P are masked.
+        params: "alpha" (> 0) and exactly one of "T" (> 0, eta = T B) or "eta" (> 0); optionally
+            "P" (B <= P; default `config.P`) and "chi" (> -1; default `config.chi`). Scalars,
+            may be traced; traced bad values give NaN metrics (status nonfinite); `sweep.run`
+            refuses grid values outside these domains before tracing. A concrete P sets the
+            number of rows; a traced P (a dynamic sweep axis) needs P <= config.P: config.P rows
+            are drawn and the rows >= P are masked.
         key: PRNG key. The data (training rows, then test rows, counter-based: the training
             sets of growing P drawn from one key are nested, whatever the config) and the
             batches come from independent sub-keys.

@@ -81,6 +81,12 @@ class NetworkConfig(eqx.Module):
             vanishes, so the final weights do not depend on it; `steps` is rounded up to a
             multiple of it.
         segment: checks per scan segment of the training driver (a cost knob only).
+        network: the architecture, a function key -> equinox module mapping one input
+            `Float[Array, "d"]` to a scalar output f(w, x) (e.g. `eqx.nn.MLP(d, "scalar",
+            ...)`); its floating-point arrays are the trained weights (cast to the dtype of
+            alpha and T), everything else is kept fixed. The alpha trick and the centring
+            are applied around it, and h still sets the temperature T = eta / (h B). None
+            (default): `FullyConnected(d, h, L, activation=activation)`.
     """
 
     h: int = eqx.field(static=True)
@@ -96,6 +102,7 @@ class NetworkConfig(eqx.Module):
     n_ntk: int = eqx.field(static=True, default=32)
     check_every: int = eqx.field(static=True, default=32)
     segment: int = eqx.field(static=True, default=8)
+    network: Callable[[Array], eqx.Module] | None = eqx.field(static=True, default=None)
 
     def __check_init__(self) -> None:
         for name in ("h", "L", "P", "budget", "P_test", "n_ntk", "check_every", "segment"):
@@ -129,57 +136,94 @@ class NetworkConfig(eqx.Module):
         return DIGITS_D if self.data == "digits" else int(self.d)
 
 
-def init_network(key: Array, *, d: int, h: int, L: int, dtype: Any = float) -> PyTree:
-    """Weights of the fully connected network, every entry iid N(0, 1).
+class FullyConnected(eqx.Module):
+    """The fully connected network of the paper without biases, in the mean-field scaling.
+
+    z_0 = x, z_l = phi(z_{l-1} W_l / sqrt(fan_in_l)) for l = 1..L, f = z_L . w / h, with
+    phi the activation divided by sqrt(E phi(z)^2) (z ~ N(0, 1)), the `mlp` of the authors'
+    `edm/architecture.py` (hidden layers 1/sqrt(fan_in), the readout 1/h). Every weight is
+    iid N(0, 1) at initialisation. Like any network of `simulate_network` it maps one input
+    to one scalar output (batch with `jax.vmap` or `network_apply`).
+
+    Args:
+        d: input dimension, >= 1.
+        h: width, >= 1.
+        L: number of hidden layers, >= 1.
+        key: PRNG key.
+        activation: "gelu" (tanh approximation) or "relu".
+        dtype: floating dtype of the weights.
+
+    Attributes:
+        hidden: [W_1 (d, h), W_2 (h, h), ..., W_L (h, h)].
+        readout: w (h,).
+    """
+
+    hidden: list[Array]
+    readout: Array
+    activation: str = eqx.field(static=True)
+
+    def __init__(
+        self, d: int, h: int, L: int, *, key: Array, activation: str = "gelu", dtype: Any = float
+    ):
+        for name, value in (("d", d), ("h", h), ("L", L)):
+            check_integer(name, value)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        keys = jax.random.split(key, L + 1)
+        fan_in = [d] + [h] * (L - 1)
+        self.hidden = [
+            jax.random.normal(k, (n, h), dtype) for k, n in zip(keys[:L], fan_in, strict=True)
+        ]
+        self.readout = jax.random.normal(keys[L], (h,), dtype)
+        self.activation = activation
+
+    def __call__(self, x: Float[Array, " d"]) -> Float[Array, ""]:
+        phi, rms = _ACTIVATION_FNS[self.activation], _ACTIVATION_RMS[self.activation]
+        z = x
+        for w in self.hidden:
+            z = phi(z @ w / math.sqrt(w.shape[0])) / rms
+        return z @ self.readout / self.readout.shape[0]
+
+
+def init_network(
+    key: Array, *, d: int, h: int, L: int, activation: str = "gelu", dtype: Any = float
+) -> FullyConnected:
+    """The fully connected network with iid N(0, 1) weights (`FullyConnected`).
 
     Args:
         key: PRNG key.
         d: input dimension, >= 1.
         h: width, >= 1.
         L: number of hidden layers, >= 1.
+        activation: "gelu" or "relu".
         dtype: floating dtype.
 
     Returns:
-        `{"hidden": [W_1 (d, h), W_2 (h, h), ..., W_L (h, h)], "readout": w (h,)}`.
+        A `FullyConnected` module.
     """
-    for name, value in (("d", d), ("h", h), ("L", L)):
-        check_integer(name, value)
-    keys = jax.random.split(key, L + 1)
-    fan_in = [d] + [h] * (L - 1)
-    hidden = [jax.random.normal(k, (n, h), dtype) for k, n in zip(keys[:L], fan_in, strict=True)]
-    return {"hidden": hidden, "readout": jax.random.normal(keys[L], (h,), dtype)}
+    return FullyConnected(d, h, L, key=key, activation=activation, dtype=dtype)
 
 
-def network_apply(
-    params: PyTree, x: Float[ArrayLike, "n d"], *, activation: str = "gelu"
-) -> Float[Array, " n"]:
-    """f(w, x) of the fully connected network without biases, in the mean-field scaling.
-
-    z_0 = x, z_l = phi(z_{l-1} W_l / sqrt(fan_in_l)) for l = 1..L, f = z_L . w / h, with
-    phi the activation divided by sqrt(E phi(z)^2) (z ~ N(0, 1)), the `mlp` of the authors'
-    `edm/architecture.py` (hidden layers 1/sqrt(fan_in), the readout 1/h).
+def network_apply(network: eqx.Module, x: Float[ArrayLike, "n d"]) -> Float[Array, " n"]:
+    """f(w, x) on a batch: the network (one input to one scalar) vmapped over the rows of x.
 
     Args:
-        params: the pytree of `init_network`.
+        network: an equinox module mapping `Float[Array, "d"]` to a scalar.
         x: `Float[ArrayLike, "n d"]` inputs.
-        activation: "gelu" or "relu".
 
     Returns:
         `Float[Array, "n"]` outputs.
     """
-    phi, rms = _ACTIVATION_FNS[activation], _ACTIVATION_RMS[activation]
-    z = jnp.asarray(x)
-    for w in params["hidden"]:
-        z = phi(z @ w / math.sqrt(w.shape[0])) / rms
-    readout = params["readout"]
-    return z @ readout / readout.shape[0]
+    return jax.vmap(network)(jnp.asarray(x))
 
 
 class NetworkRun(NamedTuple):
     """What `train_network` returns: the data, the initial and final weights, the run.
 
     Attributes:
-        w0, w: initial and final weight pytrees.
+        w0, w: initial and final weights: the network's floating-point arrays (for the
+            default network the `FullyConnected` module itself; for `config.network` the
+            module with its other fields None: `eqx.combine` it with the rest).
         x, y: `Float[Array, "rows d"]`, `Float[Array, "rows"]` training rows (rows >= P are
             padding, see `real`).
         real: `Bool[Array, "rows"]` the first P rows.
@@ -253,7 +297,7 @@ def train_network(
 def network_loop(config: NetworkConfig) -> Loop:
     """`train_network` as a `sweep.Loop` whose step is `config.check_every` SGD steps and a
     check of the stopping rule; its `finish` measures what `simulate` returns."""
-    f = functools.partial(network_apply, activation=config.activation)
+    f = _apply(config)
 
     def init(params: Mapping[str, ArrayLike], key: Array) -> tuple[_Task, tuple[PyTree, Array]]:
         alpha, eta, n_train, n_rows = read_sgd_params(
@@ -271,7 +315,7 @@ def network_loop(config: NetworkConfig) -> Loop:
         key_data, key_init, key_batch = jax.random.split(key, 3)
         x, y, x_test, y_test = _data(key_data, n_rows, config, dtype)
         real = jnp.arange(n_rows) < n_train
-        w0 = init_network(key_init, d=config.input_dim, h=config.h, L=config.L, dtype=dtype)
+        w0 = _weights(config, key_init, dtype)
         out0 = f(w0, x)
         task = _Task(x, y, real, n_train, x_test, y_test, alpha, eta, valid, w0, out0, key_batch)
         return task, (w0, jnp.zeros_like(out0))
@@ -325,7 +369,7 @@ def _network_run(config: NetworkConfig) -> Callable[[_Task, LoopResult], Network
 
 def _measure(config: NetworkConfig) -> Callable[[_Task, LoopResult], dict[str, Array]]:
     """The metrics of `simulate` from a finished training loop."""
-    f = functools.partial(network_apply, activation=config.activation)
+    f = _apply(config)
 
     def finish(task: _Task, result: LoopResult) -> dict[str, Array]:
         w, outputs = result.state
@@ -375,6 +419,32 @@ def simulate(
         `DIVERGED_MARGIN`, 10^8 times the margin: the step is unstable; training stops there).
     """
     return run_loop(network_loop(config), params, key)
+
+
+def _build(config: NetworkConfig, key: Array, dtype: Any = float) -> eqx.Module:
+    """The network of the config: `config.network(key)`, or its `FullyConnected` net."""
+    if config.network is not None:
+        return config.network(key)
+    d, h, L = config.input_dim, config.h, config.L
+    return FullyConnected(d, h, L, key=key, activation=config.activation, dtype=dtype)
+
+
+def _weights(config: NetworkConfig, key: Array, dtype: Any) -> PyTree:
+    """The trained weights of a new network: its floating-point arrays, cast to `dtype`."""
+    weights = eqx.filter(_build(config, key, dtype), eqx.is_inexact_array)
+    return jax.tree.map(lambda a: a.astype(dtype), weights)
+
+
+def _apply(config: NetworkConfig) -> Callable[[PyTree, Array], Array]:
+    """f(weights, x) on a batch: the network's other fields (static, activation functions)
+    recombined with the weights pytree of `_weights`."""
+    shape = eqx.filter_eval_shape(functools.partial(_build, config), jax.random.key(0))
+
+    def is_weight(leaf: Any) -> bool:
+        return isinstance(leaf, jax.ShapeDtypeStruct) and jnp.issubdtype(leaf.dtype, jnp.inexact)
+
+    rest = eqx.filter(shape, is_weight, inverse=True)
+    return lambda weights, x: network_apply(eqx.combine(weights, rest), x)
 
 
 def _diverged(outputs: Float[Array, " rows"], alpha: Float[Array, ""]) -> Bool[Array, ""]:
