@@ -282,6 +282,7 @@ def test_traced_non_positive_ridge_gives_nan_metrics_in_simulation():
     out = jax.jit(lambda r: simulate_ridge({"n": 10, "lam": r}, jax.random.key(0), config=config))(
         0.0
     )
+    assert out.pop("status") == Status.INVALID
     assert all(np.isnan(v) for v in out.values())
 
 
