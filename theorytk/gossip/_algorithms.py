@@ -239,7 +239,7 @@ def run(
 ) -> tuple[Any, dict[str, Array]]:
     """Run `steps` steps of a method as one `lax.scan`; return the final state and the traces.
 
-    Step t uses the key fold_in(key, t). traces[name][t] = metrics(state after step t + 1);
+    Step t uses the key fold_in(key, t). `traces[name][t]` = metrics(state after step t + 1);
     the initial state's metrics are not included.
 
     Args:

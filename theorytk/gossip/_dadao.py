@@ -273,7 +273,7 @@ def dadao(
         init: a starting state instead of `dadao_init(x0)`.
 
     Returns:
-        (final state, traces with metrics[name][k] and "t"[k] after event k, status).
+        (final state, traces with `metrics[name][k]` and `"t"[k]` after event k, status).
     """
     check_integer("events", events)
     check_scalar("mu", mu, "> 0", lambda v: v > 0)

@@ -176,7 +176,7 @@ def quadratic_theory(
     Per coordinate k (the quadratics are separable) with D = diag(a_.k):
     D-SGD (ATC) is x+ = W (I - lr D) x + lr W D c, stable iff rho(W (I - lr D)) < 1, with fixed
     point (I - W + lr W D) x = lr W D c (an O(lr) bias away from x*); gradient tracking is
-    [x; y]+ = [[W, -lr I], [D (W - I), W - lr D]] [x; y], whose eigenvalue 1 (the conserved
+    `[x; y]+ = [[W, -lr I], [D (W - I), W - lr D]] [x; y]`, whose eigenvalue 1 (the conserved
     1^T y - 1^T D x) is excluded; it is stable iff the others lie inside the unit disc, and
     then converges to x* exactly.
 
