@@ -45,15 +45,10 @@ def batch_sizes(quick: bool) -> list[int]:
 
 
 def _data() -> tuple[jax.Array, ...]:
-    x, y = datasets.digits("parity")
-    order = np.random.default_rng(0).permutation(len(y))
-    train, test = order[:N_TRAIN], order[N_TRAIN:]
-    return jnp.asarray(x[train]), jnp.asarray(y[train]), jnp.asarray(x[test]), jnp.asarray(y[test])
+    return tuple(jnp.asarray(a) for a in datasets.digits_split("parity", n_train=N_TRAIN))
 
 
-BATCH = sweep.Constraint(
-    f"integers in [1, {N_TRAIN}]", lambda v: (v >= 1) & (v <= N_TRAIN) & (v % 1 == 0)
-)
+BATCH = sweep.integers_in(1, N_TRAIN)
 
 
 @sweep.domain(lr=sweep.POSITIVE, B=BATCH)

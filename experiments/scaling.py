@@ -51,16 +51,11 @@ def n_params(width: int | np.ndarray) -> int | np.ndarray:
     return 64 * width + width + width + 1
 
 
-def _data() -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    x, y = datasets.digits("parity")
-    order = np.random.default_rng(0).permutation(len(y))
-    train, test = order[:POOL], order[POOL:]
-    return jnp.asarray(x[train]), jnp.asarray(y[train]), jnp.asarray(x[test]), jnp.asarray(y[test])
+def _data() -> tuple[jax.Array, ...]:
+    return tuple(jnp.asarray(a) for a in datasets.digits_split("parity", n_train=POOL))
 
 
-TRAINING_SIZE = sweep.Constraint(
-    f"integers in [1, {POOL}]", lambda v: (v >= 1) & (v <= POOL) & (v % 1 == 0)
-)
+TRAINING_SIZE = sweep.integers_in(1, POOL)
 
 
 @sweep.domain(width=sweep.POSITIVE_INTEGER, n=TRAINING_SIZE)

@@ -28,3 +28,16 @@ def test_digits_one_vs_rest_marks_exactly_the_chosen_digit():
 def test_digits_reject_unknown_tasks_and_digits(kwargs, message):
     with pytest.raises(ValueError, match=message):
         datasets.digits(**kwargs)
+
+
+def test_digits_split_is_a_seeded_partition_of_the_digits():
+    x, y = datasets.digits("parity")
+    x_tr, y_tr, x_te, y_te = datasets.digits_split("parity", n_train=1200)
+    assert x_tr.shape == (1200, 64) and x_te.shape == (597, 64)
+    joined = np.concatenate([x_tr, x_te])
+    np.testing.assert_array_equal(np.sort(joined, axis=0), np.sort(x, axis=0))
+    again = datasets.digits_split("parity", n_train=1200)
+    np.testing.assert_array_equal(again[0], x_tr)
+    assert not np.array_equal(datasets.digits_split("parity", n_train=1200, seed=1)[0], x_tr)
+    with pytest.raises(ValueError, match="n_train must be an integer in"):
+        datasets.digits_split(n_train=1797)

@@ -544,3 +544,10 @@ def test_a_jaxlib_with_the_cpu_lapack_deadlock_is_named_in_a_warning(version, wa
         warnings.simplefilter("always")
         _warn_if_lapack_deadlocks.__wrapped__(version)
     assert any("can deadlock" in str(w.message) for w in caught) == warns
+
+
+def test_integers_in_accepts_exactly_the_integers_of_the_range():
+    constraint = sweep.integers_in(2, 5)
+    values = np.array([1.0, 2.0, 3.5, 5.0, 6.0])
+    np.testing.assert_array_equal(constraint.test(values), [False, True, False, True, False])
+    assert constraint.description == "integers in [2, 5]"

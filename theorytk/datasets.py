@@ -43,3 +43,24 @@ def digits(
         else np.where(labels == digit, 1.0, -1.0)
     )
     return x.astype(dtype), y.astype(dtype)
+
+
+def digits_split(
+    task: str = "parity", *, n_train: int, seed: int = 0, digit: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`digits(task)` split at random into n_train training and 1797 - n_train held-out points.
+
+    Args:
+        task, digit: as in `digits`.
+        n_train: training points, an integer in [1, 1796].
+        seed: the NumPy seed of the permutation (the same seed gives the same split).
+
+    Returns:
+        `(x_train, y_train, x_test, y_test)`.
+    """
+    x, y = digits(task, digit=digit)
+    if not (isinstance(n_train, int | np.integer) and 1 <= n_train < len(y)):
+        raise ValueError(f"n_train must be an integer in [1, {len(y) - 1}], got {n_train!r}")
+    order = np.random.default_rng(seed).permutation(len(y))
+    train, test = order[:n_train], order[n_train:]
+    return x[train], y[train], x[test], y[test]

@@ -14,6 +14,7 @@ from ._domain import (
     Constraint,
     GridError,
     domain,
+    integers_in,
     param_domain,
     valid_params,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "Status",
     "domain",
     "geomspace",
+    "integers_in",
     "linspace",
     "load",
     "param_domain",

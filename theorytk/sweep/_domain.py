@@ -47,6 +47,13 @@ NONNEGATIVE_INTEGER = Constraint("integers >= 0", lambda v: (v >= 0) & (v % 1 ==
 UNIT_INTERVAL = Constraint("in [0, 1]", lambda v: (v >= 0) & (v <= 1))
 
 
+def integers_in(low: int, high: int) -> Constraint:
+    """The integers low, low + 1, ..., high (e.g. a batch size at most the training set)."""
+    return Constraint(
+        f"integers in [{low}, {high}]", lambda v: (v >= low) & (v <= high) & (v % 1 == 0)
+    )
+
+
 def domain(**constraints: Constraint) -> Callable[[F], F]:
     """Declare the allowed values of a swept function's parameters (marks the function).
 
