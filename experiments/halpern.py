@@ -68,20 +68,58 @@ def vr_sweep(axes: dict[str, np.ndarray], options: Options) -> xr.Dataset:
     return xr.concat(parts, dim="n", combine_attrs="drop_conflicts")
 
 
-def deterministic(options: Options) -> xr.Dataset:
-    """Epochs to eps of each deterministic method per seed (independent of n and h)."""
-    runs = {}
-    for method in DETERMINISTIC:
-        grid = sweep.Grid(seed=range(options.seeds))
-        ds = run_simulation(
-            monotone.simulate,
-            grid,
-            options,
-            f"{NAME}_{method}",
-            config=config(method, 1, options.quick),
+def _seed_traces(
+    runs: dict[str, tuple[int, int]], n: int, h: float, seeds: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(epochs, residual) traces per method for seeds 0..seeds-1, in one compilation.
+
+    `runs` maps a method name to (updates, record_every). Seed s runs on the problem and with
+    the method keys of the sweep's point s of a seed-only grid (point key fold_in(key(0), s),
+    problem key fold_in(point key, 0)), so a deterministic trace reproduces
+    `monotone.simulate` on that point update by update. The problem and its constants are
+    built once per seed for all methods.
+    """
+
+    def one(seed):
+        key = jax.random.fold_in(jax.random.key(0), seed)
+        problem = monotone.random_cocoercive_linear(
+            jax.random.fold_in(key, 0), DIMENSION, n=n, condition=CONDITION, heterogeneity=h
         )
-        runs[method] = ds["epochs"].where(ds["status"] == sweep.Status.OK)
-    return xr.Dataset(runs)
+        out = {}
+        for method, (updates, every) in runs.items():
+            t = monotone.trace(
+                problem, monotone.METHODS[method](), key, updates=updates, record_every=every
+            )
+            out[method] = (t.epochs, t.residual)
+        return out
+
+    traces = jax.jit(jax.vmap(one))(jnp.arange(seeds))
+    return {m: (np.asarray(ep), np.asarray(res)) for m, (ep, res) in traces.items()}
+
+
+def epochs_to_eps(epochs: np.ndarray, residual: np.ndarray, budget: float) -> np.ndarray:
+    """Per row: the epochs at the first record with residual <= EPS started within budget.
+
+    With one record per update this is what the run to a tolerance (`monotone.solve`) stops
+    at; NaN where the budget runs out first (status BUDGET).
+    """
+    started = np.concatenate([np.zeros_like(epochs[:, :1]), epochs[:, :-1]], axis=1) < budget
+    hit = (residual <= EPS) & started
+    first = np.argmax(hit, axis=1)
+    return np.where(hit.any(axis=1), epochs[np.arange(len(epochs)), first], np.nan)
+
+
+def deterministic(options: Options) -> tuple[xr.Dataset, dict[str, tuple]]:
+    """Epochs to eps of each deterministic method per seed, and its full trace.
+
+    F does not depend on (n, h), so one trace per seed (recorded at every update, over the
+    whole budget) gives the epochs to eps and the method's convergence curve at once.
+    """
+    budget = config("halpern", 1, options.quick).max_epochs
+    lengths = {m: (math.ceil(budget / monotone.METHODS[m]().min_cost(1)), 1) for m in DETERMINISTIC}
+    traces = _seed_traces(lengths, 1, 0.0, options.seeds)
+    runs = {m: ("seed", epochs_to_eps(*traces[m], budget)) for m in DETERMINISTIC}
+    return xr.Dataset(runs, coords={"seed": np.arange(options.seeds)}), traces
 
 
 def predicted_gain(n: np.ndarray, beta_avg: np.ndarray) -> np.ndarray:
@@ -91,51 +129,47 @@ def predicted_gain(n: np.ndarray, beta_avg: np.ndarray) -> np.ndarray:
 
 
 def mean_cocoercivity(axes: dict[str, np.ndarray]) -> np.ndarray:
-    """beta_avg of the seed-0 problem on the (n, heterogeneity) grid."""
-    out = np.empty((len(axes["n"]), len(axes["heterogeneity"])))
-    for i, n in enumerate(axes["n"].astype(int)):
-        beta = jax.jit(
-            lambda h, n=int(n): monotone.random_cocoercive_linear(
-                jax.random.fold_in(jax.random.key(0), 0),
-                DIMENSION,
-                n=n,
-                condition=CONDITION,
-                heterogeneity=h,
+    """beta_avg of the seed-0 problem on the (n, heterogeneity) grid (one compilation)."""
+    key = jax.random.fold_in(jax.random.key(0), 0)
+
+    def row(n: int):
+        return jax.vmap(
+            lambda h: monotone.random_cocoercive_linear(
+                key, DIMENSION, n=n, condition=CONDITION, heterogeneity=h
             ).mean_cocoercivity()
         )
-        out[i] = [float(beta(jnp.asarray(h))) for h in axes["heterogeneity"]]
-    return out
+
+    ns = [int(n) for n in axes["n"]]
+    betas = jax.jit(lambda h: jnp.stack([row(n)(h) for n in ns]))(
+        jnp.asarray(axes["heterogeneity"])
+    )
+    return np.asarray(betas)
 
 
-def convergence(axes: dict[str, np.ndarray], options: Options) -> dict[str, np.ndarray]:
-    """Residual on a common epochs grid for every method and seed (linear interpolation)."""
+def convergence(
+    axes: dict[str, np.ndarray], options: Options, det_traces: dict[str, tuple]
+) -> dict[str, np.ndarray]:
+    """Residual on a common epochs grid for every method and seed (linear interpolation).
+
+    Variance-reduced methods run on the problems of `_seed_traces` at the largest n and the
+    smallest h; the deterministic curves are `deterministic`'s traces (the same F per seed).
+    """
     n, h = int(axes["n"].max()), float(axes["heterogeneity"].min())
     epochs = np.linspace(0, 400 if options.quick else 1000, 201)
-    curves = {}
-    for method in TRACED:
-        per_update = monotone.METHODS[method]().min_cost(n)
-        expected = {"vr_halpern": 2 * math.isqrt(n) + 4 * n / (math.sqrt(n) + 5)}.get(
-            method, per_update if method in DETERMINISTIC else 3
-        )
-        updates = int(epochs[-1] * n / expected * 1.3) // 10 * 10 + 10
-
-        def one(key, method=method, updates=updates):
-            problem = monotone.random_cocoercive_linear(
-                jax.random.fold_in(key, 0), DIMENSION, n=n, condition=CONDITION, heterogeneity=h
-            )
-            out = monotone.trace(
-                problem, monotone.METHODS[method](), key, updates=updates, record_every=10
-            )
-            return out.epochs, out.residual
-
-        keys = jax.random.split(jax.random.key(1), options.seeds)
-        ep, res = (np.asarray(a) for a in jax.jit(jax.vmap(one))(keys))
-        curves[method] = np.stack(
+    lengths = {}
+    for method in TRACED[len(DETERMINISTIC) :]:
+        expected = {"vr_halpern": 2 * math.isqrt(n) + 4 * n / (math.sqrt(n) + 5)}.get(method, 3)
+        lengths[method] = (int(epochs[-1] * n / expected * 1.3) // 10 * 10 + 10, 10)
+    traces = {**det_traces, **_seed_traces(lengths, n, h, options.seeds)}
+    curves = {
+        method: np.stack(
             [
                 np.exp(np.interp(epochs, e, np.log(r), right=np.nan))
-                for e, r in zip(ep, res, strict=True)
+                for e, r in zip(*traces[method], strict=True)
             ]
         )
+        for method in TRACED
+    }
     curves["epochs"] = epochs
     return curves
 
@@ -163,9 +197,9 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         raise ValueError(f"--grid n: values must be integers, got {axes['n'].tolist()}")
     with jax.enable_x64(True):
         vr = vr_sweep(axes, options)
-        det = deterministic(options)
+        det, det_traces = deterministic(options)
         beta = mean_cocoercivity(axes)
-        curves = convergence(axes, options)
+        curves = convergence(axes, options, det_traces)
     best = det.to_array("method").min("method")  # per seed
     best_name = str(det.to_array("method").mean("seed").idxmin("method").values)
     vr_epochs = vr["epochs"].where(vr["status"] == sweep.Status.OK)

@@ -186,7 +186,8 @@ def eag_c(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) -> Meth
         z_{k+1}   = z_k + beta_k (z_0 - z_k) - alpha F(z_{k+1/2}),   beta_k = 1/(k+2)
 
     With alpha = 1/(8L): ||F(z_k)||^2 <= 260 L^2 ||z_0 - z*||^2 / (k+1)^2 (Yoon and Ryu 2021,
-    Theorem 1). Constrained problems project both points (the "EAG" of the authors' code).
+    EAG-C theorem; the constant is 4 (1 + aL + a^2 L^2) / (a^2 L^2 (1 + aL)) = 259.6 at
+    aL = 1/8). Constrained problems project both points (the "EAG" of the authors' code).
     """
 
     def update(problem: AffineProblem, state: ExtragradientState, key: Array):
@@ -204,7 +205,8 @@ def eag_v(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) -> Meth
         alpha_{k+1} = alpha_k / (1 - alpha_k^2 L^2) (1 - (k+2)^2 / ((k+1)(k+3)) alpha_k^2 L^2),
 
     which decreases to a limit alpha_inf > 0.4 / L; ||F(z_k)||^2 <= 27 L^2 ||z_0 - z*||^2 /
-    ((k+1)(k+2)) (Yoon and Ryu 2021, Theorem 2).
+    ((k+1)(k+2)) (Yoon and Ryu 2021, EAG-V theorem: 4 (1 + alpha_0 alpha_inf L^2) /
+    (alpha_inf L)^2 = 26.65 with alpha_inf L = 0.43654).
     """
 
     def update(problem: AffineProblem, state: ExtragradientState, key: Array):
@@ -247,7 +249,8 @@ def vr_extragradient(
         w_{k+1} = z_{k+1} with probability p (a full F: n calls), else w_k
 
     2 calls per update plus n per refresh (and n for F(w_0)). Defaults p = 1/n,
-    alpha = 1 - p, tau = 0.99 step_scale sqrt(p) / L_avg (their Theorem 2.5 with gamma = 0.99).
+    alpha = 1 - p, tau = 0.99 step_scale sqrt(p) / L_avg (their step
+    gamma sqrt(p) / L with gamma < 1, here 0.99).
     """
 
     def init(problem: AffineProblem, z0: Array) -> VREGState:
