@@ -136,7 +136,7 @@ def overfit_panel(ax: Any, overfit: xr.Dataset) -> None:
         relation = "<" if beta < alpha else ">="
         zero = bool(np.all(at["optimal_ridge_krr"].values == 0))
         note = ", optimal ridge 0" if zero else ""
-        ax.plot(
+        (line,) = ax.plot(
             at["fit_n"],
             at["optimal_fitting_ratio"],
             marker=marker,
@@ -144,12 +144,14 @@ def overfit_panel(ax: Any, overfit: xr.Dataset) -> None:
             linestyle="-" if beta < alpha else "--",
             label=f"beta = {beta:g} {relation} alpha{note}",
         )
+        ax.plot(at["fit_n"], at["noisy_fitting_ratio"], ":", color=line.get_color(), lw=2)
     ax.set_xscale("log")
     ax.set_ylim(bottom=-0.01)
     ax.set_xlabel("n (training samples)")
     ax.set_ylabel("train MSE / test MSE at the optimal ridge")
     ax.set_title(
         f"overfitting is obligatory: KRR, lambda_i = i^-{alpha:g}, v_i^2 = i^-beta,\n"
-        f"no noise, {overfit.attrs['modes']} modes (theory)"
+        f"{overfit.attrs['modes']} modes (theory); dotted: noise = "
+        f"{overfit.attrs['relative_noise']:g} x ridgeless noiseless error"
     )
     ax.legend(fontsize=8)

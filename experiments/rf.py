@@ -14,7 +14,10 @@ features N / n and the ridge delta, next to the eigenframework theory
 - bottom right: "overfitting is obligatory": the train/test ratio at the optimal ridge of
   noiseless kernel ridge regression on power-law tasks lambda_i = i^-alpha, v_i^2 = i^-beta. For
   beta >= alpha the optimal ridge is 0 (the ratio is 0: interpolation is optimal); for
-  beta < alpha it is positive and the ratio falls towards 0 as n grows.
+  beta < alpha it is positive and the ratio falls towards 0 as n grows. Dotted: the paper's
+  noisy case, label noise of variance RELATIVE_NOISE times the noiseless ridgeless test error
+  at the same n (`regression.noisy_optima`): the optimal ridge is positive, but for
+  beta >= alpha the train error stays a small fraction of the test error.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ NOISE = 0.1
 SIM_FEATURES = (0.25, 0.5, 1.0, 2.0, 8.0)
 # "Overfitting is obligatory": alpha and the target exponents beta (two below, two above alpha).
 ALPHA, BETAS = 1.5, (1.2, 1.4, 1.5, 2.0)
+RELATIVE_NOISE = 1.0  # noisy case: label-noise variance / noiseless ridgeless test error at n
 
 
 def default_axes(quick: bool) -> dict[str, np.ndarray]:
@@ -182,14 +186,19 @@ def fitting_ratios(quick: bool) -> xr.Dataset:
     i = np.arange(1, modes + 1, dtype=float)
     betas = np.array(BETAS)
     out = regression.rf_optima(i**-ALPHA, i ** -betas[:, None, None], n=ns)  # N = inf: KRR
+    noisy = [
+        regression.noisy_optima(i**-ALPHA, i**-beta, n=ns, relative_noise=[RELATIVE_NOISE])
+        for beta in betas
+    ]
     dims = ("beta", "fit_n")
     return xr.Dataset(
         {
             "optimal_fitting_ratio": (dims, out["fitting_ratio"]),
             "optimal_ridge_krr": (dims, out["ridge"]),
+            "noisy_fitting_ratio": (dims, [ds["fitting_ratio"].values[0] for ds in noisy]),
         },
         coords={"beta": betas, "fit_n": ns},
-        attrs={"alpha": ALPHA, "modes": modes},
+        attrs={"alpha": ALPHA, "modes": modes, "relative_noise": RELATIVE_NOISE},
     )
 
 
@@ -205,8 +214,13 @@ def summary(
     )
     last = overfit.isel(fit_n=-1)
     ratios = ", ".join(
-        f"beta {b:g}: {float(r):.3f}"
-        for b, r in zip(last["beta"].values, last["optimal_fitting_ratio"].values, strict=True)
+        f"beta {b:g}: {float(r):.3f} ({float(q):.3f})"
+        for b, r, q in zip(
+            last["beta"].values,
+            last["optimal_fitting_ratio"].values,
+            last["noisy_fitting_ratio"].values,
+            strict=True,
+        )
     )
     return (
         f"wrote {', '.join(str(p) for p in paths)}\n"
@@ -215,7 +229,8 @@ def summary(
         f"{float(rel.median()):.1%}; {int((~ok).sum())} cells not compared; optimal test MSE "
         f"{'non-increasing' if rising <= 0 else f'rises by up to {rising:.2e}'} in N "
         f"(theory), simulated at delta* within {float(sim_z.max()):.2f} SE; fitting ratio at "
-        f"n = {float(last['fit_n']):.0f} (alpha {ALPHA:g}, no noise): {ratios}"
+        f"n = {float(last['fit_n']):.0f} (alpha {ALPHA:g}, no noise (relative noise "
+        f"{RELATIVE_NOISE:g})): {ratios}"
     )
 
 

@@ -2,6 +2,7 @@
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -236,3 +237,36 @@ def test_bad_input_raises_value_error():
         kernels.ntk_classifier(x_train, y_train, x_test, "erf", [1, 2.5])
     with pytest.raises(ValueError, match="allowed names are"):
         kernels.depth_limit("swish")
+
+
+# --- the rate at which relu approaches majority vote ---
+
+
+def test_relu_correlations_approach_one_like_nine_pi_squared_over_two_l_squared():
+    # The normalised relu dual is 1 - theta^2/2 + theta^3/(3 pi) + O(theta^4) in
+    # rho = cos(theta), so theta_{l+1} = theta_l - theta_l^2/(3 pi) + O(theta^3): theta_l ~ 3 pi / l
+    # and 1 - rho_l ~ 9 pi^2 / (2 l^2). The next order is a relative O(log l / l) (< 1% at
+    # l = 4096 for a constant of order 10): bound 2%, and the approach must be monotone.
+    dual = kernels.dual_activation("relu")
+    _, rhos = jax.lax.scan(lambda r, _: (dual(r)[0],) * 2, jnp.zeros(()), None, length=4096)
+    scaled = {layer: float((1 - rhos[layer - 1]) * layer**2) for layer in (1024, 4096)}
+    limit = 9 * math.pi**2 / 2
+    assert scaled[4096] == pytest.approx(limit, rel=0.02)
+    assert abs(scaled[4096] - limit) < abs(scaled[1024] - limit)
+
+
+def test_relu_ntk_tends_to_a_quarter_and_its_input_dependence_decays_like_one_over_depth():
+    # With theta_l ~ 3 pi / l the slope dual'(rho_l) = 1 - theta_l / pi ~ 1 - 3 / l, so
+    # prod_{l <= m < L} dual'(rho_m) ~ (l / L)^3 and K_L(rho) ~ sum_l (l / L)^3 ~ L / 4 against
+    # K_L(1) = L + 1: the normalised NTK tends to 1/4 off the diagonal (majority vote). The
+    # input enters only through the shift l_0(rho) of theta_l ~ 3 pi / (l + l_0(rho)), so
+    # K_L(rho1) - K_L(rho2) ~ (l_0(rho1) - l_0(rho2)) / (4 L): L times the difference must be
+    # the same at L = 1024 and 4096 up to the O(log L / L) next order (bound 2%), and every
+    # entry is within O(log L / L) of 1/4 (bound 3 log(L) / L).
+    rho = jnp.array([-0.5, 0.0, 0.5, 0.9, 0.99])
+    k = np.asarray(kernels.deep_ntk(rho, "relu", [1024, 4096]))
+    spread = np.array([1024, 4096])[:, None] * (k - k[:, 1:2])
+    np.testing.assert_allclose(spread[1], spread[0], rtol=0.02, atol=1e-3)
+    assert np.all(np.abs(np.delete(spread[1], 1)) > 0.1)  # a real 1/L term (column 1 is 0)
+    for depth, row in zip((1024, 4096), k, strict=True):
+        assert np.all(np.abs(row - 0.25) < 3 * math.log(depth) / depth)

@@ -70,21 +70,26 @@ def _ntk(x1, x2):
     return kernels.mlp_kernels(x1, x2, depth=1, activation="relu", sigma_w=2**0.5, sigma_b=0.0).ntk
 
 
-@pytest.mark.slow  # ~40 s on 2 cores: two 1797 x 1797 Grams and their eigendecompositions
+@pytest.mark.slow  # ~60 s on 2 cores: two 1797 x 1797 Grams and their eigendecompositions
 @pytest.mark.parametrize("kernel", [RBFKernel(1.0), _ntk], ids=["rbf", "ntk"])
-def test_digits_learning_curve_is_predicted_within_ten_percent(kernel):
-    # Section 3 of issue 3: KRR on the 1797 digits (parity labels), training sets of n
+def test_digits_learning_curve_is_predicted_within_ten_percent_while_n_is_small_against_m(kernel):
+    # Section 3 of issue 3: KRR on the M = 1797 digits (parity labels), training sets of n
     # without replacement, error on the M - n held-out points, 48 seeds; theory from the
     # eigensystem of the full-pool Gram (held-out form of `krr_theory`). The paper's claim is
     # agreement within ~10%: we allow 10% plus 2 standard errors of the seed mean (SE ~ 2-3%).
-    # Measured (400 seeds at n = 64, 16 seeds elsewhere): +0.4 to +9% for 64 <= n <= 512;
-    # the theory is slightly optimistic throughout.
-    config = KRRConfig(pool=_digits_pool(), kernel=kernel, n_max=256, holdout=True)
-    axes = {"n": np.array([64.0, 256.0]), "ridge": np.array([1e-3])}
+    # Validity range (docs/kernel_ridge.md): n / M <= 0.14 (n <= 256). Beyond it the
+    # eigenframework, which treats the n training points as independent draws from the pool
+    # distribution, is optimistic: at n = 1024 (n / M = 0.57) the simulation is 29-45% above
+    # it (measured), so there we require it to be more than 10% + 2 SE above; a fix of the
+    # finite-pool effect would make this part fail and the docs' range grow.
+    config = KRRConfig(pool=_digits_pool(), kernel=kernel, n_max=1024, holdout=True)
+    axes = {"n": np.array([64.0, 256.0, 1024.0]), "ridge": np.array([1e-3])}
     mean, pred = _compare(simulate_krr, krr_theory, axes, config, 48, jax.random.key(3))
-    rel = np.abs(mean["test_mse"] / pred["test_mse"] - 1)
+    rel = mean["test_mse"] / pred["test_mse"] - 1
     bound = 0.10 + 2 * mean["test_mse_sem"] / mean["test_mse"]
-    assert bool((rel <= bound).all()), (rel.values, bound.values)
+    inside = rel.sel(n=[64.0, 256.0])
+    assert bool((np.abs(inside) <= bound.sel(n=[64.0, 256.0])).all()), (rel.values, bound.values)
+    assert bool(rel.sel(n=1024.0) > bound.sel(n=1024.0)), (rel.values, bound.values)
 
 
 def test_laplace_and_rbf_kernels_are_one_on_the_diagonal_and_decrease_with_distance():

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from theorytk import regression
 from theorytk.regression import more_is_better, optimal_ridge, rf_optima
 
 _I = np.arange(1, 101, dtype=np.float64)
@@ -72,3 +73,41 @@ def test_rf_optima_rejects_a_bad_spectrum_or_target():
         rf_optima(_LAM, _V2[:50], n=10.0)
     with pytest.raises(ValueError, match="n_features must be finite"):
         more_is_better(_LAM, _V2, n=[10.0], n_features=[np.inf])
+
+
+_P = np.arange(1, 5001, dtype=np.float64)  # P = 5000 modes, lambda_i = i^-1.5
+
+
+def test_noisy_optima_keeps_overfitting_obligatory_for_targets_no_rougher_than_the_spectrum():
+    # Simon, Karkada, Ghosh & Belkin (ICLR 2024), noisy case: label noise of variance r times
+    # the noiseless ridgeless test error at n (their scripts/opt-ridge.py, r in {0, 0.5, 5}).
+    # For beta >= alpha the optimal ridge is then positive but the train error stays much
+    # smaller than the test error: "much smaller" is taken as train/test < 1/4 for r <= 1.
+    # The ratio grows with the noise (more noise, more ridge), and r = 0 gives delta* = 0.
+    for beta in (1.5, 2.0):
+        ds = regression.noisy_optima(
+            _P**-1.5, _P**-beta, n=[50, 200], relative_noise=[0.0, 0.25, 1.0, 4.0]
+        )
+        ratio = ds["fitting_ratio"].values
+        assert np.all(ds["ridge"].values[0] == 0) and np.all(ratio[0] == 0)
+        assert np.all(ratio[:3] < 0.25)
+        assert np.all(np.diff(ratio, axis=0) >= 0)
+        np.testing.assert_allclose(ds["noise"].values[2], ds["ridgeless_noiseless"].values)
+
+
+def test_noisy_optima_fitting_ratio_does_not_depend_on_n_while_a_fixed_noise_drives_it_up():
+    # With noise proportional to the error at n the power-law problem is self-similar: the
+    # optimal fitting ratio depends on (alpha, beta, r) only, up to finite-n corrections of
+    # relative order n^-(1 - 1/alpha) = 0.27 at n = 50 (alpha = 1.5): bound 0.27 from n = 50 to
+    # 400. A fixed noise instead dominates the shrinking error, delta* / n grows and the
+    # ratio rises towards 1 (here the noise of r = 1 at n = 50, held fixed).
+    ds = regression.noisy_optima(_P**-1.5, _P**-1.5, n=[50, 400], relative_noise=[1.0])
+    ratio = ds["fitting_ratio"].values[0]
+    assert ratio[1] == pytest.approx(ratio[0], rel=0.27)
+    fixed = rf_optima(_P**-1.5, _P**-1.5, n=np.array([50.0, 400.0]), noise=ds["noise"][0, 0].item())
+    assert fixed["fitting_ratio"][1] > 2 * ratio[1]
+
+
+def test_noisy_optima_refuses_negative_relative_noise():
+    with pytest.raises(ValueError, match="relative_noise must be finite and >= 0"):
+        regression.noisy_optima(_P**-1.5, _P**-1.5, n=[50], relative_noise=[-0.1])

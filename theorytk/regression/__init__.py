@@ -17,7 +17,7 @@ from ._deprecated import deprecated_attribute
 from ._eigenframework import krr_risk
 from ._kernel_ridge import KRRConfig, gaussian_pool, krr_theory, simulate_krr
 from ._linear_rf import LinearRFConfig, linear_rf_theory, simulate_linear_rf
-from ._more_is_better import more_is_better, rf_optima
+from ._more_is_better import more_is_better, noisy_optima, rf_optima
 from ._nonlinear_rf import (
     NonlinearRFConfig,
     nonlinear_rf_theory,
@@ -41,6 +41,7 @@ __all__ = [
     "krr_theory",
     "linear_rf_theory",
     "more_is_better",
+    "noisy_optima",
     "nonlinear_rf_theory",
     "optimal_ridge",
     "pool_eigensystem",

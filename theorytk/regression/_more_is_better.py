@@ -9,12 +9,14 @@ import numpy as np
 import xarray as xr
 from jaxtyping import ArrayLike, Float
 
+from ._eigenframework import krr_risk
 from ._optimal_ridge import optimal_ridge
 
 # Points per compiled call: every batch is cut into chunks of this many (the last one padded),
 # so one compilation serves every batch size and memory stays bounded.
 _CHUNK = 64
 _METRICS = ("ridge", "test_mse", "train_mse", "fitting_ratio", "at_zero")
+_OPTIMA = ("ridge", "test_mse", "train_mse", "fitting_ratio")
 
 
 @jax.jit
@@ -150,4 +152,67 @@ def more_is_better(
         | {f"{name}_krr": ("n", out[name][:, -1]) for name in names},
         coords={"n": np.asarray(n).ravel(), "n_features": feats},
         attrs={"noise": float(noise)},
+    )
+
+
+@jax.jit
+@jax.vmap
+def _ridgeless_risk(lam, v2, n):
+    return krr_risk(lam, v2, n=n, ridge=0.0)["test_mse"]
+
+
+def noisy_optima(
+    eigenvalues: Float[ArrayLike, " P"],
+    target_coeffs_sq: Float[ArrayLike, " P"],
+    *,
+    n: Float[ArrayLike, " n"],
+    relative_noise: Float[ArrayLike, " r"],
+    n_features: float = np.inf,
+) -> xr.Dataset:
+    """The optimal ridge and fitting ratio with label noise scaled to the ridgeless risk at n.
+
+    The noisy case of Simon, Karkada, Ghosh & Belkin ("More is better in modern machine
+    learning", ICLR 2024, Section 5; their `scripts/opt-ridge.py` adds label noise of variance
+    `relative_noise` times the noiseless ridgeless test error at the same n): at every
+    (relative_noise r, n) the label-noise variance is
+
+        noise = r * E_0(n),   E_0(n) = krr_risk(..., n, ridge=0, noise=0)["test_mse"],
+
+    and `rf_optima` gives the ridge delta* minimising the test error (RF with N =
+    `n_features`, or KRR for N = inf), the risks at delta* and the fitting ratio
+    train/test at delta*. A fixed noise would dominate the shrinking error as n grows and
+    drive delta*/n and the fitting ratio to 1; noise proportional to E_0(n) keeps the
+    problem self-similar for power-law tasks (lambda_i = i^-alpha, v_i^2 = i^-beta), so the
+    optimal fitting ratio depends on (alpha, beta, r), not on n (up to the cutoff of P
+    modes). The paper's claim is that it stays small, train error << test error
+    ("overfitting is obligatory"), for beta >= alpha at moderate noise.
+
+    Args:
+        eigenvalues: kernel eigenvalues lambda_i, shape (P,), positive.
+        target_coeffs_sq: squared target coefficients v_i^2, shape (P,), >= 0.
+        n: training-set sizes (>= 1), shape (n,).
+        relative_noise: noise variances in units of E_0(n), >= 0, shape (r,).
+        n_features: number of random features N >= 1, or inf (kernel ridge regression).
+
+    Returns:
+        A Dataset over ("relative_noise", "n") with `ridge` (delta*), `test_mse`,
+        `train_mse` and `fitting_ratio` at the optimum, and `noise` (the absolute label-noise
+        variance); `ridgeless_noiseless` = E_0 over "n".
+    """
+    ns = np.asarray(n, float).ravel()
+    rel = np.asarray(relative_noise, float).ravel()
+    if not np.all(np.isfinite(rel) & (rel >= 0)):
+        raise ValueError(f"relative_noise must be finite and >= 0, got {rel.tolist()}")
+    lam, v2 = np.asarray(eigenvalues, float), np.asarray(target_coeffs_sq, float)
+    _check_batch(lam, v2, ns, np.asarray(float(n_features)), np.zeros(1))
+    rows = [np.broadcast_to(a, (ns.size, a.shape[-1])) for a in (lam, v2)]
+    base = np.asarray(_ridgeless_risk(*rows, ns))
+    noise = rel[:, None] * base[None, :]
+    out = rf_optima(lam, v2, n=ns[None, :], n_features=n_features, noise=noise)
+    dims = ("relative_noise", "n")
+    return xr.Dataset(
+        {name: (dims, out[name]) for name in _OPTIMA}
+        | {"noise": (dims, noise), "ridgeless_noiseless": ("n", base)},
+        coords={"relative_noise": rel, "n": ns},
+        attrs={"n_features": float(n_features)},
     )
