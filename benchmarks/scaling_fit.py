@@ -1,21 +1,27 @@
-"""The Chinchilla approach-3 fit, 4,500 starts: one vmapped optimistix solve vs a scipy loop.
+"""The Chinchilla approach-3 fit, 4,500 starts: vmapped optimistix solves vs a scipy loop.
 
-    python benchmarks/scaling_fit.py [--points 250] [--subset 150]
+    python benchmarks/scaling_fit.py [--points 250] [--subset 450] [--pools 128 256 512]
 
 Data: `--points` runs from L = 1.69 + 406.4 / N^0.34 + 410.7 / D^0.28 (Hoffmann et al. 2022),
 N log-uniform in [7e7, 1.6e10], D in [5e9, 5e11], lognormal noise of 2%. Objective: the mean
 Huber loss (delta 1e-3) of the log-sum-exp log-loss residuals, parameters (a, b, e, alpha,
 beta) in log space, from the published 4,500-point grid of starts.
 
-1. theorytk: `fit.fit_joint_law` (BFGS, all starts in one `jax.vmap`ped optimistix solve);
-   timed after a warm-up call that compiles it (compile time printed separately).
+1. theorytk, three ways of running the 4,500 BFGS starts, side by side (each timed after a
+   warm-up call that compiles it; wall and CPU time of the process):
+   a. one vmapped `optx.minimise` of all starts (`fit_joint_law(..., pool_size=None)`): every
+      lane steps until the slowest start stops;
+   b. `jax.lax.map(..., batch_size=500)` over that vmapped solve: each batch stops at its own
+      slowest start;
+   c. the refilled pool of `fit_joint_law(..., pool_size=p)` for each p in `--pools`: a lane
+      whose start stopped takes the next start. The default `pool_size` is the headline.
 2. what researchers run today: a Python loop of `scipy.optimize.minimize(method="L-BFGS-B")`
    with a jitted JAX `value_and_grad` of the same objective, one start at a time.
 
-A full scipy loop over 4,500 starts takes tens of minutes on a shared 2-core machine, so
-unless `--subset 4500` is given it runs on a fixed random subset of the starts (seed 0) and
-the full-grid time is EXTRAPOLATED as subset time x 4500 / subset; the output says so.
-Prints both times, the agreement of the best parameters, and the speed-up last.
+A full scipy loop over 4,500 starts takes many minutes on a shared 2-core machine, so unless
+`--subset 4500` is given it runs on a fixed random subset of the starts (seed 0) and the
+full-grid time is EXTRAPOLATED as subset time x 4500 / subset; the output says so.
+Prints the times, the agreement of the best parameters, and the speed-up last.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 # One OpenBLAS thread: scipy's L-BFGS-B calls BLAS on 5-vectors, and on a shared machine
 # OpenBLAS's thread pool costs ~9 ms per call instead of ~30 us (measured), so this is the
@@ -38,6 +46,13 @@ import numpy as np  # noqa: E402
 import scipy.optimize  # noqa: E402
 
 from theorytk import fit  # noqa: E402
+from theorytk.fit._multistart import (  # noqa: E402
+    POOL_SIZE,
+    Problem,
+    Solves,
+    best,
+    solve_one,
+)
 
 NAMES = ("a", "b", "e", "alpha", "beta")
 TRUTH = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
@@ -52,21 +67,44 @@ def chinchilla_like(m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.n
     return N, D, clean * np.exp(0.02 * rng.normal(size=m))
 
 
-def vmapped(N: np.ndarray, D: np.ndarray, loss: np.ndarray) -> tuple[float, float, dict]:
-    """(compile + first run time, run time, fit) of the 4,500-start vmapped fit."""
+def timed(run: Callable[[], Any]) -> tuple[float, float, float, Any]:
+    """(first call incl. compile, wall, CPU seconds of a second call, its output)."""
     start = time.perf_counter()
-    jax.block_until_ready(fit.fit_joint_law(N, D, loss).alpha)
+    jax.block_until_ready(run())
     first = time.perf_counter() - start
-    start = time.perf_counter()
-    result = fit.fit_joint_law(N, D, loss)
-    jax.block_until_ready(result.alpha)
-    return first, time.perf_counter() - start, result
+    start, cpu = time.perf_counter(), time.process_time()
+    out = jax.block_until_ready(run())
+    return first, time.perf_counter() - start, time.process_time() - cpu, out
+
+
+def fitted(N: np.ndarray, D: np.ndarray, loss: np.ndarray, pool_size: int | None) -> Callable:
+    """The theorytk fit with `pool_size` lanes (None: one vmapped solve of all starts)."""
+    return lambda: fit.fit_joint_law(N, D, loss, pool_size=pool_size)
+
+
+def batched(N: np.ndarray, D: np.ndarray, loss: np.ndarray, batch: int) -> Callable:
+    """`lax.map` over batches of `batch` starts, each batch one vmapped solve: best of all."""
+    problem = Problem(law=fit.joint_log_law, law_is_log=True, objective="huber_log")
+    x = jnp.asarray(np.stack([np.log(N), np.log(D)], axis=1))
+    args = ((x, jnp.asarray(loss)), jnp.ones(loss.shape))
+    starts = {k: jnp.asarray(v) for k, v in fit.CHINCHILLA_STARTS.items()}
+
+    @jax.jit
+    def run() -> tuple:
+        def one(theta0: dict) -> tuple:
+            return solve_one(problem, "bfgs", theta0, args, 300)
+
+        theta, value, result, steps = jax.lax.map(one, starts, batch_size=batch)
+        theta, value, _, fraction = best(Solves(theta, value, result, steps))
+        return theta, value, fraction
+
+    return run
 
 
 def scipy_loop(
     N: np.ndarray, D: np.ndarray, loss: np.ndarray, starts: np.ndarray
-) -> tuple[float, np.ndarray, float, float]:
-    """(time, best parameters, best objective, mean evaluations) of L-BFGS-B from each start."""
+) -> tuple[float, float, np.ndarray, float, float]:
+    """(wall, CPU, best parameters, best objective, mean evaluations) of L-BFGS-B per start."""
     x = jnp.asarray(np.stack([np.log(N), np.log(D)], axis=1))
     log_y = jnp.asarray(np.log(loss))
 
@@ -85,51 +123,82 @@ def scipy_loop(
 
     fun(starts[0])  # compile
     options = dict(maxiter=500, ftol=1e-12, gtol=1e-8)  # about theorytk's 1e-8 tolerance
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     runs = [
         scipy.optimize.minimize(fun, s, jac=True, method="L-BFGS-B", options=options)
         for s in starts
     ]
-    elapsed = time.perf_counter() - start
-    best = min(runs, key=lambda r: r.fun)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    winner = min(runs, key=lambda r: r.fun)
     evals = float(np.mean([r.nfev for r in runs]))
-    return elapsed, best.x, float(best.fun), evals
+    return elapsed, cpu, winner.x, float(winner.fun), evals
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=250)
-    parser.add_argument("--subset", type=int, default=150, help="scipy starts timed (<= 4500)")
+    parser.add_argument("--subset", type=int, default=450, help="scipy starts timed (<= 4500)")
+    parser.add_argument("--pools", type=int, nargs="*", default=[128, 256, 512])
     args = parser.parse_args()
     N, D, loss = chinchilla_like(args.points)
     grid = np.stack([fit.CHINCHILLA_STARTS[k] for k in NAMES], axis=1)
     n_starts = grid.shape[0]
+    print(f"{args.points} points, {n_starts} starts (Huber delta {fit.HUBER_DELTA}, LSE form)")
+    print(f"load average at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+    rows = {"one vmapped solve": timed(fitted(N, D, loss, None))}
+    first, wall, cpu, (theta, value, fraction) = timed(batched(N, D, loss, 500))
+    rows["lax.map, batches of 500"] = (first, wall, cpu, (theta, value, fraction))
+    for pool in sorted(set(args.pools) | {POOL_SIZE}):
+        label = f"refilled pool of {pool}" + (" (default)" if pool == POOL_SIZE else "")
+        rows[label] = timed(fitted(N, D, loss, pool))
+    reference = params_of(rows["one vmapped solve"][3])
+    print(
+        f"{'theorytk variant':<32}{'wall s':>8}{'CPU s':>8}{'compile+1st s':>14}"
+        f"{'converged':>10}{'best objective':>20}{'best vs one':>12}"
+    )
+    for label, (first, wall, cpu, out) in rows.items():
+        theta, value, fraction = summary_of(out)
+        rel = np.max(np.abs(theta - reference) / np.abs(reference))
+        print(
+            f"{label:<32}{wall:8.2f}{cpu:8.2f}{first:14.2f}{fraction:10.1%}"
+            f"{value:20.14g}{rel:12.1e}"
+        )
+    default = f"refilled pool of {POOL_SIZE} (default)"
+    t_ours, cpu_ours, ours = rows[default][1], rows[default][2], params_of(rows[default][3])
+    print(f"fitted alpha = {ours[3]:.4f}, beta = {ours[4]:.4f}")
+
     subset = min(args.subset, n_starts)
     chosen = np.sort(np.random.default_rng(0).choice(n_starts, subset, replace=False))
-
-    first, t_vmap, result = vmapped(N, D, loss)
-    ours = np.array([float(result.law.params[k]) for k in NAMES])
-    print(f"{args.points} points, {n_starts} starts (Huber delta {fit.HUBER_DELTA}, LSE form)")
-    print(f"theorytk vmapped BFGS    : {t_vmap:8.2f} s  (first call incl. compile {first:.2f} s)")
-    print(
-        f"  converged starts {float(result.converged_fraction):.1%}, best objective "
-        f"{float(result.law.value):.12g}"
-    )
-
-    t_sub, ref, ref_value, iters = scipy_loop(N, D, loss, grid[chosen])
-    t_scipy = t_sub * n_starts / subset
+    t_sub, cpu_sub, ref, ref_value, iters = scipy_loop(N, D, loss, grid[chosen])
+    t_scipy, cpu_scipy = t_sub * n_starts / subset, cpu_sub * n_starts / subset
     label = "measured" if subset == n_starts else f"EXTRAPOLATED from {subset} random starts"
     print(
-        f"scipy L-BFGS-B loop      : {t_sub:8.2f} s for {subset} starts "
+        f"scipy L-BFGS-B loop: {t_sub:.2f} s wall, {cpu_sub:.2f} s CPU for {subset} starts "
         f"({1e3 * t_sub / subset:.1f} ms/start, {iters:.0f} evaluations/start on average)"
     )
-    print(f"  full {n_starts}-start loop: {t_scipy:8.1f} s ({label})")
-    print(f"  best objective {ref_value:.12g}")
+    print(f"  full {n_starts}-start loop: {t_scipy:.1f} s wall, {cpu_scipy:.1f} s CPU ({label})")
+    print(f"  best objective {ref_value:.14g}")
     rel = np.max(np.abs(ours - ref) / np.maximum(np.abs(ref), 1e-12))
-    print(f"agreement of best (a, b, e, alpha, beta): max relative difference {rel:.2e}")
-    print(f"fitted alpha = {float(result.alpha):.4f}, beta = {float(result.beta):.4f}")
-    note = "" if subset == n_starts else " (scipy time extrapolated)"
-    print(f"speed-up vmapped vs scipy loop{note}: {t_scipy / t_vmap:.1f}x")
+    print(f"agreement of best (a, b, e, alpha, beta) with scipy: max relative difference {rel:.2e}")
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
+    note = "" if subset == n_starts else ", scipy time extrapolated"
+    print(f"CPU-time speed-up, default pool vs scipy loop{note}: {cpu_scipy / cpu_ours:.1f}x")
+    print(f"speed-up (wall), default pool vs scipy loop{note}: {t_scipy / t_ours:.1f}x")
+
+
+def summary_of(out: Any) -> tuple[np.ndarray, float, float]:
+    """(best (a, b, e, alpha, beta), best objective, converged fraction) of a variant."""
+    if isinstance(out, tuple):
+        theta, value, fraction = out
+    else:
+        theta, value, fraction = out.law.params, out.law.value, out.converged_fraction
+    return np.array([float(theta[k]) for k in NAMES]), float(value), float(fraction)
+
+
+def params_of(out: Any) -> np.ndarray:
+    """The best (a, b, e, alpha, beta) of a variant."""
+    return summary_of(out)[0]
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
   bootstrap intervals.
 - `critical_line`: where a swept quantity first crosses a level.
 - `fit_joint_law`: L(N, D) = E + A / N^alpha + B / D^beta (Chinchilla approach 3: Huber on
-  log residuals, 4,500 starts in one vmapped optimistix solve, vmapped bootstrap), with the
-  compute-optimal frontier N_opt(C), D_opt(C).
+  log residuals, 4,500 starts vmapped over a refilled pool of optimistix BFGS lanes, vmapped
+  bootstrap), with the compute-optimal frontier N_opt(C), D_opt(C).
 - `fit_broken_power_law`: a smoothly broken power law; `fit_law`: any law of a parameter
   pytree, from a grid of starts (`grid_starts`).
 """

@@ -27,6 +27,7 @@ import optimistix as optx
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
 
 from ._law import LawFit, _check_positive, fit_law, grid_starts, percentile_interval
+from ._multistart import POOL_SIZE
 
 FLOPS_PER_PARAMETER_TOKEN = 6.0
 PARAMETERS = ("E", "A", "B", "alpha", "beta")
@@ -190,17 +191,19 @@ def fit_joint_law(
     solver: str = "bfgs",
     starts: dict[str, ArrayLike] | None = None,
     max_steps: int = 300,
+    pool_size: int | None = POOL_SIZE,
 ) -> JointLawFit:
     """Fit L(N, D) = E + A / N^alpha + B / D^beta from 4,500 starts at once, with bootstrap.
 
     log L_hat = LSE(a - alpha log N, b - beta log D, e) with (A, B, E) = exp(a, b, e), and
     (objective "huber_log") the sum over points of Huber_delta(log L_hat - log L),
     delta = 1e-3, minimised by BFGS from every point of the grid alpha, beta in
-    {0, 0.5, ..., 2}, e in {-1, -0.5, ..., 1}, a, b in {0, 5, ..., 25} in one vmapped
-    optimistix solve (Hoffmann et al. 2022, approach 3). The bootstrap resamples the points
-    with replacement and refits each resample from the best fit (vmapped); standard errors and
-    percentile intervals follow for every parameter and for a_opt, b_opt, G, and through
-    `compute_optimal(C)` for N_opt(C), D_opt(C) and tokens per parameter.
+    {0, 0.5, ..., 2}, e in {-1, -0.5, ..., 1}, a, b in {0, 5, ..., 25}, all in one compiled
+    call, vmapped over a refilled pool of lanes (Hoffmann et al. 2022, approach 3). The
+    bootstrap resamples the points with replacement and refits each resample from the best fit
+    (vmapped); standard errors and percentile intervals follow for every parameter and for
+    a_opt, b_opt, G, and through `compute_optimal(C)` for N_opt(C), D_opt(C) and tokens per
+    parameter.
 
     Args:
         N: `Float[ArrayLike, "m"]` parameter counts (> 0).
@@ -213,6 +216,8 @@ def fit_joint_law(
         solver: "bfgs" (default), "lbfgs" or "levenberg_marquardt" (squares objectives).
         starts: a dict of arrays a, b, e, alpha, beta (one start per row) replacing the grid.
         max_steps: iteration budget per solve.
+        pool_size: lanes of the refilled pool the starts run in (None: one vmapped solve of
+            all starts); see `fit_law`.
 
     Returns:
         A `JointLawFit`; if no start converged, `converged` is False and the estimates NaN.
@@ -244,6 +249,7 @@ def fit_joint_law(
         n_bootstrap=n_bootstrap,
         key=key,
         max_steps=max_steps,
+        pool_size=pool_size,
     )
     return _joint_result(fit)
 

@@ -26,6 +26,7 @@ from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, PyTree
 
 from .._validation import is_concrete
 from ._multistart import (
+    POOL_SIZE,
     Problem,
     best,
     check_objective_and_solver,
@@ -114,8 +115,9 @@ def fit_law(
     n_bootstrap: int = 0,
     key: PRNGKeyArray | None = None,
     max_steps: int = 300,
+    pool_size: int | None = POOL_SIZE,
 ) -> LawFit:
-    """Fit y ~ law(params, x) from many starts in one vmapped optimistix solve, with bootstrap.
+    """Fit y ~ law(params, x) from many starts in one compiled, vmapped solve, with bootstrap.
 
     Objectives, with r_i = log law(theta, x_i) - log y_i: "huber_log" minimises
     sum_i Huber_delta(r_i), delta = 1e-3 (Hoffmann et al. 2022, "Training Compute-Optimal
@@ -139,6 +141,10 @@ def fit_law(
         n_bootstrap: number of bootstrap resamples (0 for none, else >= 2; static).
         key: PRNG key for the resamples (required when n_bootstrap > 0).
         max_steps: iteration budget of each solve; a start that exhausts it is not converged.
+        pool_size: lanes of the refilled pool that runs the starts (BFGS, L-BFGS; a stopped
+            start's lane takes the next start, so lanes do not wait for the slowest start);
+            None runs all starts as one vmapped `optx.minimise`. Either way every start
+            takes the same optimistix iterations, up to floating-point rounding.
 
     Returns:
         A `LawFit`. If no start converged, `converged` is False, `params` are NaN and a
@@ -147,14 +153,16 @@ def fit_law(
     Raises:
         ValueError: unknown objective or solver, non-finite or (for "_log") non-positive y,
             non-finite x, shapes that disagree, more parameters than points, bad
-            exclude_highest, n_bootstrap or missing key.
+            exclude_highest, n_bootstrap, pool_size or missing key.
     """
     check_objective_and_solver(objective, solver)
+    if pool_size is not None and not (isinstance(pool_size, (int, np.integer)) and pool_size >= 1):
+        raise ValueError(f"pool_size must be None or an integer >= 1, got {pool_size!r}")
     x, y = _prepare(x, y, objective, exclude_highest)
     starts = _check_starts(starts, y.shape[0], y.dtype)
     weights = _bootstrap_weights(n_bootstrap, key, y.shape[0], y.dtype)
     problem = Problem(law=law, law_is_log=bool(law_is_log), objective=objective)
-    out = _fit(problem, solver, max_steps, starts, x, y, weights)
+    out = _fit(problem, solver, max_steps, pool_size, starts, x, y, weights)
     fit = LawFit(
         params=out["params"],
         value=out["value"],
@@ -182,6 +190,7 @@ def _fit(
     problem: Problem,
     solver: str,
     max_steps: int,
+    pool_size: int | None,
     starts: PyTree,
     x: Array,
     y: Array,
@@ -189,7 +198,7 @@ def _fit(
 ) -> dict[str, Any]:
     data = (x, y)
     ones = jnp.ones_like(y)
-    solves = solve_starts(problem, solver, starts, (data, ones), max_steps)
+    solves = solve_starts(problem, solver, starts, (data, ones), max_steps, pool_size)
     theta, value, index, fraction = best(solves)
     converged = solves.converged[index]
     result = jax.tree.map(lambda code: code[index], solves.result)

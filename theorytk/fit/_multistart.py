@@ -3,6 +3,14 @@
 Each start is an independent `optx.minimise` (or `optx.least_squares`) with `throw=False`, so a
 start that fails reports its `optx.RESULTS` code as data; `jax.vmap` runs all starts as one
 compiled solve. The best start is the converged one of least objective.
+
+A vmapped while loop steps every lane until the slowest start stops, so with many starts of
+very different lengths most of the arithmetic is spent on finished lanes. `solve_starts` with a
+`pool_size` instead keeps a pool of lanes busy: the minimiser's own `init` / `step` /
+`terminate` (the loop of `optimistix.minimise`) run on the pool, and a lane whose start has
+stopped is refilled with the next start, so the work is the sum of the starts' step counts
+rather than their number times the longest. Every start follows the same iterations as in
+`optx.minimise`, so the results do not depend on the pool size.
 """
 
 from __future__ import annotations
@@ -22,6 +30,9 @@ SOLVERS = ("bfgs", "lbfgs", "levenberg_marquardt")
 # Solver tolerance (rtol = atol) on parameter and objective changes, by float size: 1e-8 in
 # float64 (parameters to ~1e-8, well inside the 1e-6 agreement with scipy), 1e-5 in float32.
 TOLERANCE = {8: 1e-8, 4: 1e-5}
+# Lanes of the refilled pool (`solve_starts`): on the 4,500-start benchmark, 128 to 512 lanes
+# did the fewest lane-steps per second of CPU (`python benchmarks/scaling_fit.py`).
+POOL_SIZE = 256
 
 
 def huber(r: Float[Array, " m"], delta: float) -> Float[Array, " m"]:
@@ -133,15 +144,113 @@ def solve_one(
 
 
 def solve_starts(
-    problem: Problem, solver: str, starts: PyTree, args: Any, max_steps: int
+    problem: Problem,
+    solver: str,
+    starts: PyTree,
+    args: Any,
+    max_steps: int,
+    pool_size: int | None = None,
 ) -> Solves:
-    """Solve from every start (leading axis of each leaf of `starts`) in one vmapped call."""
+    """Solve from every start (leading axis of each leaf of `starts`), vmapped.
+
+    With `pool_size` None (or at least the number of starts, or Levenberg-Marquardt) all
+    starts run as one vmapped `optx.minimise`; otherwise through a refilled pool of
+    `pool_size` lanes (`_pooled_minimise`), with the same iterates for every start up to
+    floating-point rounding (a differently compiled program can round an Armijo or stopping
+    test at a degenerate point the other way, as a loop of single solves also does).
+    """
+    k = jax.tree.leaves(starts)[0].shape[0]
+    if pool_size is not None and pool_size < k and solver != "levenberg_marquardt":
+        theta, result, steps = _pooled_minimise(problem, solver, starts, args, max_steps, pool_size)
+        value = jax.vmap(problem.value, in_axes=(0, None))(theta, args)
+        return Solves(theta, value, result, steps)
 
     def one(theta0: PyTree) -> tuple:
         return solve_one(problem, solver, theta0, args, max_steps)
 
     theta, value, result, steps = jax.vmap(one)(starts)
     return Solves(theta, value, result, steps)
+
+
+def _pooled_minimise(
+    problem: Problem, solver_name: str, starts: PyTree, args: Any, max_steps: int, pool: int
+) -> tuple[PyTree, optx.RESULTS, Array]:
+    """(theta, result, steps) per start from a pool of `pool` lanes refilled as starts stop.
+
+    Each lane runs the loop of `optx.minimise` (optimistix `_iterate`): `init`, then `step`
+    while not `terminate`, the result successful, the iterate finite and fewer than
+    `max_steps` steps; a start that stops unterminated gets `nonlinear_max_steps_reached`.
+    A stopped lane's start is written out and the lane re-initialised at the next start.
+    Unlike `optx.minimise` it has no implicit-differentiation adjoint: do not differentiate
+    through it.
+    """
+    k = jax.tree.leaves(starts)[0].shape[0]
+    solver = make_solver(solver_name, jax.tree.leaves(starts)[0].dtype)
+
+    def fn(theta: PyTree, fn_args: Any) -> tuple[Array, None]:
+        return jnp.asarray(problem.value(theta, fn_args)), None
+
+    first = jax.tree.map(lambda leaf: leaf[0], starts)
+    f_struct = jax.eval_shape(lambda: fn(first, args)[0])
+    init_state = solver.init(fn, first, args, {}, f_struct, None, frozenset())
+    static_state = eqx.partition(init_state, eqx.is_array)[1]
+
+    def checked(y: PyTree, state: Any) -> tuple[Array, optx.RESULTS]:
+        terminate, result = solver.terminate(fn, y, args, {}, state, frozenset())
+        finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(y)]))
+        return terminate, optx.RESULTS.where(finite, result, optx.RESULTS.nonfinite)
+
+    def init(theta0: PyTree) -> tuple:
+        state = solver.init(fn, theta0, args, {}, f_struct, None, frozenset())
+        terminate, result = checked(theta0, state)
+        return theta0, jnp.array(0), eqx.partition(state, eqx.is_array)[0], terminate, result
+
+    def step(lane: tuple) -> tuple:
+        y, steps, dynamic, _, _ = lane
+        state = eqx.combine(dynamic, static_state)
+        new_y, new_state, _ = solver.step(fn, y, args, {}, state, frozenset())
+        terminate, result = checked(y, new_state)
+        return new_y, steps + 1, eqx.partition(new_state, eqx.is_array)[0], terminate, result
+
+    def running(lane: tuple) -> Bool[Array, " pool"]:
+        _, steps, _, terminate, result = lane
+        return ~terminate & (result == optx.RESULTS.successful) & (steps < max_steps)
+
+    def finish(lane: tuple) -> tuple:
+        y, steps, _, terminate, result = lane
+        stalled = (result == optx.RESULTS.successful) & ~terminate
+        result = optx.RESULTS.where(stalled, optx.RESULTS.nonlinear_max_steps_reached, result)
+        return y, result, steps
+
+    def select(mask: Array, new: PyTree, old: PyTree) -> PyTree:
+        def pick(a: Array, b: Array) -> Array:
+            return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
+
+        return jax.tree.map(pick, new, old)
+
+    def take(index: Array) -> PyTree:
+        return jax.tree.map(lambda leaf: leaf[jnp.minimum(index, k - 1)], starts)
+
+    def body(carry: tuple) -> tuple:
+        lane, index, following, out = carry
+        lane = select(running(lane), jax.vmap(step)(lane), lane)
+        done = (index < k) & ~running(lane)
+        target = jnp.where(done, index, k)  # k: out of bounds, dropped
+        out = jax.tree.map(
+            lambda o, v: o.at[target].set(v, mode="drop"), out, jax.vmap(finish)(lane)
+        )
+        candidate = following + jnp.cumsum(done) - 1
+        index = jnp.where(done, jnp.minimum(candidate, k), index)
+        lane = select(done, jax.vmap(init)(take(index)), lane)
+        return lane, index, following + jnp.sum(done), out
+
+    index = jnp.arange(pool)
+    lane = jax.vmap(init)(take(index))
+    template = jax.eval_shape(jax.vmap(finish), lane)
+    out = jax.tree.map(lambda s: jnp.zeros((k,) + s.shape[1:], s.dtype), template)
+    carry = (lane, index, jnp.asarray(pool), out)
+    _, _, _, out = jax.lax.while_loop(lambda c: jnp.any(c[1] < k), body, carry)
+    return out
 
 
 def solve_resamples(
