@@ -18,12 +18,17 @@ import pytest
 from experiments.phase_diagram import EXPERIMENTS, load_experiment
 from theorytk import sweep
 
-TIMEOUT = 1200  # s, per run; the slowest --quick run takes about 80 s on a quiet 2-core CPU
+TIMEOUT = 900  # s, per run; the slowest --quick run takes about 80 s on a quiet 2-core CPU
+# SGD at the edge of stability is chaotic: float32 rounding differences between device layouts
+# grow to O(1) in the final loss (measured: lr_batch at lr >= 5, B = 64, 9 of 150 points off
+# by up to 34% while every other point agrees to 1e-6). The comparison keeps to stable steps.
+EXTRA_ARGS = {"lr_batch": ["--grid", "lr=0.03:2:8:log"]}
 
 
 def start(name: str, out: Path, devices: int) -> subprocess.Popen:
     env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
     command = [sys.executable, "-m", "experiments.phase_diagram", name, "--quick"]
+    command += EXTRA_ARGS.get(name, [])
     return subprocess.Popen(
         [*command, "--no-progress", "--out", str(out)],
         env=env,

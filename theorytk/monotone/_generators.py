@@ -12,7 +12,7 @@ from jaxtyping import Array, ArrayLike
 
 from .._validation import check_scalar
 from ._constraints import SimplexProduct
-from ._problems import LinearProblem, PairSplitProblem, check_size, game_matrix
+from ._problems import LinearProblem, PairSplitProblem, check_size, game_matrix, spectral_norm
 
 
 def policeman_burglar(key: Array, n: int = 500, theta: float = 0.8) -> PairSplitProblem:
@@ -99,7 +99,7 @@ def random_monotone_linear(
     g = jax.random.normal(k_g, (d, d))
     k = jax.random.normal(k_k, (d, d))
     m = g @ g.T / d + skew * (k - k.T) / 2
-    m = m / jnp.linalg.norm(m, 2)
+    m = m / spectral_norm(m)
     return _with_components(k_c, m, jax.random.normal(k_z, (d,)), n, heterogeneity)
 
 
@@ -171,7 +171,7 @@ def finite_sum_minmax(
     lam = jnp.asarray(condition, float) ** -jnp.linspace(1.0, 0.0, d) / 2
     p, q = (_rotated(k, lam) for k in (k_p, k_q))
     k = jax.random.normal(k_k, (d, d))
-    k = k / (2 * jnp.linalg.norm(k, 2))
+    k = k / (2 * spectral_norm(k))
     m = jnp.block([[p, k], [-k.T, q]])
     return _with_components(k_c, m, jax.random.normal(k_z, (2 * d,)), n, heterogeneity, minmax=d)
 

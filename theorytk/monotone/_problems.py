@@ -24,6 +24,16 @@ from jaxtyping import Array, Float, Int
 from .._validation import check_integer, is_concrete
 from ._constraints import Constraint, Unconstrained
 
+
+def spectral_norm(matrix: Float[Array, "m n"]) -> Float[Array, ""]:
+    """||M||_2 = sqrt(lambda_max(M^T M)), without an SVD.
+
+    jaxlib 0.9's CPU SVD splits a batch over the intra-op thread pool and blocks a worker on
+    it, which can deadlock a sweep sharded over several CPU devices; `eigvalsh` does not.
+    """
+    return jnp.sqrt(jnp.maximum(jnp.linalg.eigvalsh(matrix.T @ matrix)[-1], 0.0))
+
+
 _MONOTONE_TOL = 1e-9
 
 
@@ -103,7 +113,7 @@ class AffineProblem(eqx.Module):
 
     def lipschitz(self) -> Float[Array, ""]:
         """L = ||B||_2, the Lipschitz constant of F."""
-        return jnp.linalg.norm(self.matrix, 2)
+        return spectral_norm(self.matrix)
 
     def mean_lipschitz(self) -> Float[Array, ""]:
         """L_avg with (1/n) sum_i ||F_i(u) - F_i(v)||^2 <= L_avg^2 ||u - v||^2 (tight)."""
