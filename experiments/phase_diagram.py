@@ -237,7 +237,7 @@ def compute(args: argparse.Namespace, argv: list[str], run: Run) -> int:
         progress=not args.no_progress,
         settings=run.settings,
     )
-    command = shlex.join(["python -m experiments.phase_diagram", *argv])
+    command = shell_command(argv)
     try:
         experiment = load_experiment(args.name)
         with provenance(
@@ -258,13 +258,51 @@ def compute(args: argparse.Namespace, argv: list[str], run: Run) -> int:
             )
         )
     except KeyboardInterrupt:
-        resume = command if args.resume else f"{command} --resume"
-        print(
-            f"\ninterrupted: finished chunks are saved in {options.out / 'checkpoints'}; "
-            f"continue with: {resume}",
-            file=sys.stderr,
-        )
+        print(interrupted(options.out, args.name, argv), file=sys.stderr)
         return 130
+
+
+def shell_command(argv: Sequence[str]) -> str:
+    """The command line that runs the CLI with `argv`, as a shell runs it when pasted."""
+    return shlex.join([sys.executable, "-m", "experiments.phase_diagram", *argv])
+
+
+def interrupted(out: Path, name: str, argv: Sequence[str]) -> str:
+    """What Ctrl-C leaves: the checkpoints and the command that continues them, or nothing."""
+    if not checkpoints(out, name):
+        return (
+            f"\ninterrupted: {name} keeps no checkpoints, so nothing was saved; "
+            f"run it again with: {shell_command(argv)}"
+        )
+    # the same command with --resume (and without --overwrite, which would start over again)
+    keep = [a for a in argv if not (a.startswith("--ov") and "--overwrite".startswith(a))]
+    resumes = any(a.startswith("--r") and "--resume".startswith(a) for a in keep)
+    resume = shell_command(keep if resumes else [*keep, "--resume"])
+    return (
+        f"\ninterrupted: finished chunks are saved in {out / 'checkpoints'}; "
+        f"continue with: {resume}"
+    )
+
+
+def checkpoints(out: Path, name: str) -> list[Path]:
+    """The simulation checkpoints (finished or partial) of experiment `name` in `out`.
+
+    A checkpoint `checkpoints/NAME_..._simulation.zarr[.partial]` belongs to the experiment
+    with the longest name it starts with (`ntk_...` is not `ntk_depth_...`).
+    """
+    folder = out / "checkpoints"
+    if not folder.is_dir():
+        return []
+
+    def owner(path: Path) -> str | None:
+        names = [e for e in EXPERIMENTS if path.name.startswith(f"{e}_")]
+        return max(names, key=len, default=None)
+
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.name.endswith((".zarr", ".zarr.partial")) and owner(p) == name
+    )
 
 
 def listing() -> str:
@@ -360,10 +398,16 @@ def check_out(out: Path, name: str, args: argparse.Namespace) -> None:
     if not os.access(out, os.W_OK | os.X_OK):
         raise UsageError(f"--out {str(out)!r} is not writable")
     existing = [p.name for p in (out / f"{name}.zarr", out / f"{name}.nc") if p.exists()]
+    existing += [f"checkpoints/{p.name}" for p in checkpoints(out, name)]
     if existing and not (args.resume or args.overwrite):
         raise UsageError(
             f"--out {str(out)!r} already holds {name} results ({', '.join(existing)}); "
             "pass --resume to continue them or --overwrite to replace them"
+        )
+    if args.resume and not existing:
+        raise UsageError(
+            f"--resume: --out {str(out)!r} holds no {name} results or checkpoints to continue; "
+            "run without --resume to start"
         )
 
 

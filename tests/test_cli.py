@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -174,15 +177,120 @@ def test_zarr_results_open_without_a_consolidation_warning(monkeypatch, tmp_path
         xr.open_zarr(tmp_path / "fake.zarr").close()
 
 
-def test_ctrl_c_prints_one_line_with_the_resume_command(monkeypatch, tmp_path, capsys):
+def test_ctrl_c_without_checkpoints_says_nothing_was_saved(monkeypatch, tmp_path, capsys):
     def interrupted(axes, options):
         raise KeyboardInterrupt
 
     fake_experiment(monkeypatch, interrupted)
     assert phase_diagram.main(["fake", "--out", str(tmp_path), "--seeds", "2"]) == 130
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and str(tmp_path / "checkpoints") in err
-    assert err.endswith(f"fake --out {tmp_path} --seeds 2 --resume")
+    assert "\n" not in err and "fake keeps no checkpoints, so nothing was saved" in err
+    assert err.endswith(
+        f"{sys.executable} -m experiments.phase_diagram fake --out {tmp_path} --seeds 2"
+    )
+
+
+def interrupt_simulations_after_one_chunk(monkeypatch):
+    """Make every stored sweep (an experiment's simulation) stop after its first chunk."""
+    run = sweep.run
+
+    def interrupted_run(*args, **kwargs):
+        def stop(info):
+            raise KeyboardInterrupt
+
+        return run(*args, **kwargs, on_chunk=stop if kwargs.get("store") else None)
+
+    monkeypatch.setattr(sweep, "run", interrupted_run)
+
+
+def fake_simulation(axes, options):
+    ds = run_simulation(
+        lambda p, key: {"y": p["x"] * jax.random.normal(key)},
+        sweep.Grid(x=axes["x"], seed=range(options.seeds)),
+        options,
+        "fake",
+    )
+    save_both(ds, options.out, "fake")
+    return "done"
+
+
+@pytest.mark.slow  # a second process imports JAX and compiles the model (about 20 s)
+def test_ctrl_c_prints_one_line_with_a_resume_command_that_runs_as_pasted(
+    monkeypatch, tmp_path, capsys
+):
+    out = tmp_path / "my results"  # a space: the command must quote it
+    args = ["ridge", "--quick", "--out", str(out), "--seeds", "2", "--no-progress"]
+    args += ["--grid", "n_over_d=0.5,2", "--grid", "lam=0.01,1", "--chunk-size", "2"]
+    interrupt_simulations_after_one_chunk(monkeypatch)
+    assert phase_diagram.main(args) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"saved in {out / 'checkpoints'}" in err
+    command = err.split("continue with: ")[1]
+    assert command == shlex.join(
+        [sys.executable, "-m", "experiments.phase_diagram", *args, "--resume"]
+    )
+    assert (out / "checkpoints" / "ridge_simulation.zarr.partial").is_dir()
+    root = Path(__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(command, shell=True, cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    resumed = sweep.load(out / "ridge.nc")
+    assert sweep.load(out / "ridge.zarr").attrs["command"] == command
+    assert (resumed["status"] == sweep.Status.OK).all() and np.isfinite(resumed["test_mse"]).all()
+    assert not (out / "checkpoints" / "ridge_simulation.zarr.partial").exists()
+
+
+def test_ctrl_c_after_overwrite_prints_a_resume_command_without_overwrite(
+    monkeypatch, tmp_path, capsys
+):
+    fake_experiment(monkeypatch, fake_simulation)
+    interrupt_simulations_after_one_chunk(monkeypatch)
+    assert phase_diagram.main(["fake", "--out", str(tmp_path), "--overwrite"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"fake --out {tmp_path} --resume") and "--overwrite" not in err
+
+
+def test_a_rerun_over_an_interrupted_run_needs_resume_or_overwrite(monkeypatch, tmp_path, capsys):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path), "--seeds", "3", "--chunk-size", "2"]
+    with monkeypatch.context() as patch:
+        interrupt_simulations_after_one_chunk(patch)
+        assert phase_diagram.main(args) == 130
+    capsys.readouterr()
+    partial = tmp_path / "checkpoints" / "fake_simulation.zarr.partial"
+    assert phase_diagram.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "checkpoints/fake_simulation.zarr.partial" in err
+    assert "--resume" in err and "--overwrite" in err
+    assert partial.is_dir()  # nothing was discarded
+    assert phase_diagram.main([*args, "--resume"]) == 0
+    assert not partial.exists() and (tmp_path / "fake.nc").exists()
+
+
+def test_resume_into_a_folder_without_results_exits_2(monkeypatch, tmp_path, capsys):
+    fake_experiment(monkeypatch, fake_simulation)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "fake_other_simulation.zarr").mkdir()  # not this experiment's
+    monkeypatch.setitem(phase_diagram.EXPERIMENTS, "fake_other", "fake_experiment")
+    assert phase_diagram.main(["fake", "--out", str(tmp_path), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "holds no fake results or checkpoints to continue" in err
+    assert not (tmp_path / "fake.nc").exists()
+
+
+def test_resume_recomputes_a_deleted_checkpoint_chunk_and_names_it(monkeypatch, tmp_path):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path), "--seeds", "4"]
+    assert phase_diagram.main(args) == 0
+    finished = sweep.load(tmp_path / "fake.nc")
+    chunk = tmp_path / "checkpoints" / "fake_simulation.zarr" / "y" / "c" / "0" / "0"
+    chunk.unlink()
+    with pytest.warns(RuntimeWarning, match=f"recomputing 8 points.*{chunk} is missing"):
+        assert phase_diagram.main([*args, "--resume"]) == 0
+    resumed = sweep.load(tmp_path / "fake.nc")
+    assert np.isfinite(resumed["y"]).all() and (resumed["status"] == sweep.Status.OK).all()
+    np.testing.assert_array_equal(resumed["y"].values, finished["y"].values)
 
 
 def test_a_grid_axis_given_twice_exits_2(capsys):

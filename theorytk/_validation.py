@@ -19,10 +19,16 @@ def is_concrete(value: Any) -> bool:
     return not isinstance(value, jax.core.Tracer)
 
 
-def check_integer(label: str, value: Any, least: int = 1) -> None:
-    """ValueError unless `value` is a Python or NumPy integer (not a bool) >= `least`."""
+INT32_MAX = int(np.iinfo(np.int32).max)
+"""The largest step or event budget a loop counting in int32 (JAX's default) accepts."""
+
+
+def check_integer(label: str, value: Any, least: int = 1, most: int | None = None) -> None:
+    """ValueError unless `value` is a Python or NumPy integer (not a bool) in [least, most]."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
         raise ValueError(f"{label} must be an integer >= {least}, got {value!r}")
+    if most is not None and value > most:
+        raise ValueError(f"{label} must be an integer <= {most}, got {value!r}")
 
 
 def check_scalar(label: str, value: Any, allowed: str, ok: Callable[[np.ndarray], bool]) -> None:

@@ -14,10 +14,12 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array
 
-from ._mixing import gossip
+from .._validation import INT32_MAX, check_integer, check_scalar, is_concrete
+from ._mixing import check_mixing, gossip
 from ._problems import Problem
 from ._variance import variance_corrected_gossip
 
@@ -56,10 +58,44 @@ Mixer = Callable[[Any, Array], Any]
 """mix(tree, t) -> one gossip step of the node pytree at step t."""
 
 
-def as_mixer(mixing: Array | Mixer) -> Mixer:
-    """A gossip step: `gossip` with a (p, n, n) mixing stack, or a given mix(tree, t) callable."""
+def check_stack(mixing: Any, n_nodes: int | None = None) -> None:
+    """ValueError unless `mixing` is a (p, n, n) mixing stack for `n_nodes` nodes.
+
+    The shape is checked always (it is static); a concrete stack is also checked by
+    `check_mixing` (nonnegative, symmetric, doubly stochastic, contracting), so a 2 W that
+    would diverge or an identity that never communicates is refused before tracing.
+    """
+    shape = np.shape(mixing)
+    if len(shape) == 2:
+        raise ValueError(
+            f"mixing must be a stack of shape (p, n, n), got a matrix of shape {shape}; "
+            "wrap it with gossip.as_stack(W)"
+        )
+    if len(shape) != 3 or shape[1] != shape[2]:
+        raise ValueError(f"mixing must have shape (p, n, n), got {shape}")
+    if n_nodes is not None and shape[1] != n_nodes:
+        raise ValueError(
+            f"mixing is for {shape[1]} nodes but the problem has {n_nodes} nodes "
+            "(build W on the problem's graph)"
+        )
+    if is_concrete(mixing):
+        check_mixing(np.asarray(mixing, dtype=np.float64), atol=_stack_atol(mixing))
+
+
+def _stack_atol(mixing: Any) -> float:
+    """Row-sum tolerance of a stack stored in its dtype (float32 rounding is ~1e-7 per entry)."""
+    return max(1e-10, 16 * mixing.shape[-1] * float(np.finfo(np.asarray(mixing).dtype).eps))
+
+
+def as_mixer(mixing: Array | Mixer, n_nodes: int | None = None) -> Mixer:
+    """A gossip step: `gossip` with a (p, n, n) mixing stack, or a given mix(tree, t) callable.
+
+    A stack is checked by `check_stack` (for `n_nodes` nodes when given); a callable is
+    trusted.
+    """
     if callable(mixing):
         return mixing
+    check_stack(mixing, n_nodes)
     return lambda tree, t: gossip(mixing, tree, t)
 
 
@@ -108,7 +144,7 @@ def dsgd(
     """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-    mix = as_mixer(mixing)
+    mix = as_mixer(mixing, problem.n_nodes)
 
     def init(x0: Any) -> LocalState:
         return LocalState(x0, jax.vmap(optimizer.init)(x0))
@@ -135,9 +171,11 @@ def gradient_tracking(
 
     Since W is doubly stochastic, mean_i y_i = mean_i g_i(x_i) at every step, so every node
     tracks the average gradient, and with a small enough constant step the deterministic
-    method converges linearly to the exact optimum (no consensus bias). `mixing` as in `dsgd`.
+    method converges linearly to the exact optimum (no consensus bias). `mixing` as in `dsgd`;
+    `lr` > 0 (may be traced).
     """
-    mix = as_mixer(mixing)
+    check_scalar("lr", lr, "> 0", lambda v: v > 0)
+    mix = as_mixer(mixing, problem.n_nodes)
 
     def grads(x: Any, key: Array) -> Any:
         return problem.grads(x, key if stochastic else None)
@@ -197,8 +235,16 @@ def dfedsam(
         raise ValueError(
             f"max_gossip_steps must be an integer >= 1 (needed for a traced Q), got {q_max!r}"
         )
-    if not isinstance(local_steps, int) or local_steps < 1:
-        raise ValueError(f"local_steps must be an integer >= 1, got {local_steps!r}")
+    check_integer("local_steps", local_steps)
+    check_scalar("radius", radius, ">= 0", lambda v: v >= 0)
+    check_scalar("eps", eps, ">= 0", lambda v: v >= 0)
+    check_scalar(
+        "gossip_steps",
+        gossip_steps,
+        f"an integer in [1, {q_max}]",
+        lambda v: v == int(v) and 1 <= v <= q_max,
+    )
+    check_stack(mixing, problem.n_nodes)
 
     def init(x0: Any) -> LocalState:
         return LocalState(x0, jax.vmap(optimizer.init)(x0))
@@ -246,11 +292,10 @@ def run(
         method: the (init, step) pair.
         x0: the initial node models (nodes on the leading axis).
         key: PRNG key.
-        steps: number of steps (static).
+        steps: number of steps (static, at most 2^31 - 1: the step index is int32).
         metrics: metrics(state) -> dict of scalars.
     """
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+    check_integer("steps", steps, most=INT32_MAX)
 
     def body(state: Any, t: Array) -> tuple[Any, dict[str, Array]]:
         state = method.step(state, t, jax.random.fold_in(key, t))

@@ -38,7 +38,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .. import sweep
-from .._validation import check_integer, check_scalar
+from .._validation import INT32_MAX, check_integer, check_scalar
 from ..sweep import Status
 from . import _graphs
 from ._graphs import check_graph
@@ -267,7 +267,7 @@ def dadao(
         key: PRNG key.
         mu, smoothness: mu and L (may be traced).
         horizon: simulated time T > 0 (may be traced).
-        events: event budget (static).
+        events: event budget (static, at most 2^31 - 1: the event counts are int32).
         comm_rate: communication rate lambda (default sqrt(2 chi_1 chi_2); may be traced).
         metrics: metrics(state) -> dict of scalars, recorded after every event.
         init: a starting state instead of `dadao_init(x0)`.
@@ -275,15 +275,17 @@ def dadao(
     Returns:
         (final state, traces with `metrics[name][k]` and `"t"[k]` after event k, status).
     """
-    check_integer("events", events)
+    check_integer("events", events, most=INT32_MAX)
     check_scalar("mu", mu, "> 0", lambda v: v > 0)
     check_scalar("smoothness", smoothness, "> 0", lambda v: v > 0)
     check_scalar("horizon", horizon, "> 0", lambda v: v > 0)
     if comm_rate is not None:
         check_scalar("comm_rate", comm_rate, "> 0", lambda v: v > 0)
-    rates = graph_rates(adjacency)
     if np.shape(adjacency)[0] != problem.n_nodes:
-        raise ValueError(f"graph has {np.shape(adjacency)[0]} nodes, problem {problem.n_nodes}")
+        raise ValueError(
+            f"adjacency has {np.shape(adjacency)[0]} nodes but the problem has {problem.n_nodes}"
+        )
+    rates = graph_rates(adjacency)
     c = dadao_constants(rates, problem.n_nodes, mu, smoothness, comm_rate)
     edges = jnp.asarray(rates.edges)
     record = metrics or (lambda s: {})
@@ -325,8 +327,9 @@ class DadaoConfig(eqx.Module):
     def __check_init__(self) -> None:
         if self.graph not in ("ring", "complete", "star"):
             raise ValueError(f"graph must be ring, complete or star, got {self.graph!r}")
-        for name in ("n_nodes", "dim", "events"):
+        for name in ("n_nodes", "dim"):
             check_integer(name, getattr(self, name))
+        check_integer("events", self.events, most=INT32_MAX)
 
     def setup(self) -> tuple[Problem, np.ndarray]:
         """(the quadratic, the adjacency)."""

@@ -158,7 +158,7 @@ def dirichlet_partition(
 
     Args:
         labels: Int[ndarray, " m"], class labels.
-        n_nodes: number of nodes n >= 1.
+        n_nodes: number of nodes, 1 <= n <= m (the number of samples).
         beta: Dirichlet concentration > 0.
         key: PRNG key or integer seed.
 
@@ -169,6 +169,11 @@ def dirichlet_partition(
     if not (np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a finite number > 0, got {beta!r}")
     labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.size < n_nodes:
+        raise ValueError(
+            f"n_nodes must be at most the number of samples: {n_nodes} nodes for labels of "
+            f"shape {labels.shape} would leave nodes without data"
+        )
     rng = numpy_rng(key)
     parts: list[list[np.ndarray]] = [[] for _ in range(n_nodes)]
     for c in np.unique(labels):

@@ -32,7 +32,7 @@ import optax
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from .. import sweep
-from .._validation import check_integer, check_scalar
+from .._validation import INT32_MAX, check_integer, check_scalar
 from ._graphs import _from_edges, check_graph, degrees, exponential
 from ._problems import Problem
 
@@ -212,7 +212,7 @@ def srrw_walk(
         steps: number of steps (static).
         start: initial node.
     """
-    check_integer("steps", steps)
+    check_integer("steps", steps, most=INT32_MAX)
     check_scalar("alpha", alpha, ">= 0", lambda v: v >= 0)
     check_scalar("a", a, "in (1/2, 1]", lambda v: 0.5 < v <= 1)
     if not isinstance(chain, jax.core.Tracer) and not isinstance(target, jax.core.Tracer):
@@ -265,7 +265,7 @@ def token_sgd(
         steps: number of token moves (static).
         reweight: use the importance weights w_i.
     """
-    check_integer("steps", steps)
+    check_integer("steps", steps, most=INT32_MAX)
     check_scalar("alpha", alpha, ">= 0", lambda v: v >= 0)
     p, mu = (jnp.asarray(m) for m in check_chain(chain, target))
     if p.shape[0] != problem.n_nodes:
@@ -310,7 +310,7 @@ class SrrwConfig(eqx.Module):
             raise ValueError(f"graph must be one of {sorted(_GRAPHS)}, got {self.graph!r}")
         if self.target not in ("uniform", "degree"):
             raise ValueError(f"target must be 'uniform' or 'degree', got {self.target!r}")
-        check_integer("steps", self.steps)
+        check_integer("steps", self.steps, most=INT32_MAX)
 
     def walk(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(P, mu, f) of this configuration."""

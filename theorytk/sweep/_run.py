@@ -13,6 +13,7 @@ from typing import Any
 import jax
 import numpy as np
 import xarray as xr
+import zarr
 from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
@@ -25,7 +26,16 @@ from ._grid import Grid
 from ._loop import loop_factory
 from ._metadata import provenance
 from ._status import STATUS_CODES
-from ._store import ProgressStore, ResumeError, check_fingerprint, load, remove, save
+from ._store import (
+    ProgressStore,
+    ResumeError,
+    check_fingerprint,
+    read_verified,
+    remove,
+    report_recomputed,
+    save,
+    unreadable,
+)
 
 DEFAULT_LANES = 64
 
@@ -176,15 +186,14 @@ def _open_store(
 ) -> tuple[ProgressStore | None, np.ndarray, Flat]:
     """On the owning process: the progress store, which points are done, and their values.
 
-    A finished store (a previous run's Dataset) counts as every point done; a partial one
-    as the points it flags done; without `resume` everything starts over.
+    A partial store (a run started after any finished one) counts as the points it flags
+    done whose chunks are present and pass their checksums; else a finished store (a
+    previous run's Dataset) as every point whose chunks do; without `resume` everything
+    starts over.
     """
     names = list(spec.dtypes)
-    if resume and store.exists():
-        finished = load(store)
-        check_fingerprint(store, finished.attrs.get("fingerprint"), fingerprint)
-        values = {n: _flatten(finished[n], grid) for n in [*names, "status"]}
-        return None, np.ones(values["status"].shape, bool), values
+    if resume and store.exists() and not _partial_path(store).exists():
+        return None, *_read_finished(store, fingerprint, grid, [*names, "status"])
     n_dynamic = math.prod(len(a) for a in grid.dynamic_axes)
     shape = (grid.size // n_dynamic, n_dynamic)
     writer = ProgressStore.open(
@@ -192,6 +201,34 @@ def _open_store(
     )
     done, values = writer.read(names)
     return writer, done, values
+
+
+def _read_finished(
+    store: Path, fingerprint: str, grid: Grid, names: list[str]
+) -> tuple[np.ndarray, Flat]:
+    """(done, values) of a finished store: points in damaged chunks are not done (reported)."""
+    try:
+        group = zarr.open_group(store, mode="r")
+        found = group.attrs.get("fingerprint")
+    except Exception as error:  # unreadable metadata: refuse, naming the store
+        raise unreadable(store, error) from None
+    check_fingerprint(store, found, fingerprint)
+    lost = np.zeros(grid.shape, bool)
+    reasons = []
+    values = {}
+    for name in names:
+        try:
+            array = group[name]
+        except Exception as error:  # a deleted variable: the store is not a result of this sweep
+            raise unreadable(store, error) from None
+        values[name], damaged = read_verified(store / name, array)
+        for region, why in damaged:
+            lost[region] = True
+            reasons.append(why)
+    flat = {name: _flatten(xr.DataArray(v, dims=grid.names), grid) for name, v in values.items()}
+    if reasons:
+        report_recomputed(store, int(lost.sum()), reasons, stacklevel=5)
+    return ~_flatten(xr.DataArray(lost, dims=grid.names), grid), flat
 
 
 def _flatten(da: xr.DataArray, grid: Grid) -> np.ndarray:
