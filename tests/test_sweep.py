@@ -599,6 +599,17 @@ def test_a_damaged_chunk_is_recomputed_when_resuming_with_another_chunk_size(tmp
     xr.testing.assert_equal(resumed.drop_attrs(), reference.drop_attrs())
 
 
+def test_resume_continues_a_partial_store_started_over_a_finished_one(tmp_path):
+    store = tmp_path / "sweep.zarr"
+    sweep.run(quadratic, GRID, key=KEY, store=store)  # an earlier, finished sweep
+    interrupt_after_four_chunks(store)  # another sweep started over it (resume=False)
+    resumed, computed = resume_recording_chunks(store, 10)
+    assert computed == [4, 5, 6, 7, 8]
+    xr.testing.assert_identical(
+        resumed, sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)
+    )
+
+
 @pytest.mark.parametrize("finished", [True, False])
 def test_a_store_whose_metadata_cannot_be_read_is_refused_in_one_line(tmp_path, finished):
     store = tmp_path / "sweep.zarr"

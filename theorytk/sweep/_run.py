@@ -186,12 +186,13 @@ def _open_store(
 ) -> tuple[ProgressStore | None, np.ndarray, Flat]:
     """On the owning process: the progress store, which points are done, and their values.
 
-    A finished store (a previous run's Dataset) counts as every point done whose chunks are
-    present and pass their checksums; a partial one as the points it flags done, checked
-    the same way; without `resume` everything starts over.
+    A partial store (a run started after any finished one) counts as the points it flags
+    done whose chunks are present and pass their checksums; else a finished store (a
+    previous run's Dataset) as every point whose chunks do; without `resume` everything
+    starts over.
     """
     names = list(spec.dtypes)
-    if resume and store.exists():
+    if resume and store.exists() and not _partial_path(store).exists():
         return None, *_read_finished(store, fingerprint, grid, [*names, "status"])
     n_dynamic = math.prod(len(a) for a in grid.dynamic_axes)
     shape = (grid.size // n_dynamic, n_dynamic)
