@@ -154,12 +154,22 @@ def _check_lanes(lanes: Any, swept: SweptFunction) -> int | None:
 
 
 def _check_key(key: Any, swept: SweptFunction) -> jax.Array:
+    """The base key: a typed PRNG key (`jax.random.key`) or a raw one (`jax.random.PRNGKey`)."""
     if key is None:
         if swept.takes_key:
             raise ValueError(
                 "the swept function takes a key, so run() needs key=, e.g. key=jax.random.key(0)"
             )
         return jax.random.key(0)
+    dtype = getattr(key, "dtype", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    raw = dtype == np.uint32 and np.ndim(key) == 1
+    if not ((typed and np.ndim(key) == 0) or raw):
+        got = f"{type(key).__name__} {key!r}" if dtype is None else f"an array {jax.typeof(key)}"
+        raise TypeError(
+            f"key must be one PRNG key, e.g. key=jax.random.key(0), got {got}; "
+            "a seed belongs in the grid (seed=range(n)) or in jax.random.key(seed)"
+        )
     return key
 
 
