@@ -384,6 +384,15 @@ def test_a_function_returning_no_dict_is_named_as_such_even_if_it_reads_every_ax
         sweep.run(lambda p, k: returned(p), sweep.Grid(a=[1.0], b=[2.0]), key=KEY)
 
 
+def test_a_grid_beyond_the_uint32_point_index_is_refused_before_tracing():
+    def never_traced(params, key):
+        raise AssertionError("traced")
+
+    grid = sweep.Grid(a=np.arange(70_000.0), b=np.arange(70_000.0))  # 4.9e9 points
+    with pytest.raises(ValueError, match="more than 2\\*\\*32 points are not supported"):
+        sweep.run(never_traced, grid, key=KEY)
+
+
 def test_a_function_that_needs_config_and_gets_none_is_rejected():
     def model(params, key, *, config):
         return {"y": params["a"] * config.scale}

@@ -103,6 +103,8 @@ def run(
             f"grid must be a sweep.Grid, got {type(grid).__name__}; "
             "e.g. sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))"
         )
+    if grid.size > np.iinfo(np.uint32).max:  # point keys fold in a uint32 flat index
+        raise ValueError(f"grids of more than 2**32 points are not supported, got {grid.size}")
     swept = wrap_function(fn, config)
     lanes = _check_lanes(lanes, swept)
     key = _check_key(key, swept)
@@ -358,8 +360,6 @@ def _flat_index(grid: Grid, static_indices: tuple[int, ...], local: np.ndarray) 
     static = iter(static_indices)
     multi = [next(static) if a.is_static else next(dynamic) for a in grid.axes]
     flat = np.ravel_multi_index([np.broadcast_to(m, local.shape) for m in multi], grid.shape)
-    if grid.size > np.iinfo(np.uint32).max:
-        raise ValueError(f"grids of more than 2**32 points are not supported, got {grid.size}")
     return flat.astype(np.uint32)
 
 
