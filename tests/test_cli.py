@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 
 from experiments import phase_diagram
-from experiments._experiment import Experiment, run_simulation, save_both
+from experiments._experiment import Experiment, Options, UsageError, run_simulation, save_both
 from theorytk import sweep
 
 
@@ -361,4 +361,100 @@ def test_a_ratio_that_rounds_to_size_zero_or_collides_exits_2(capsys, tmp_path):
 )
 def test_a_non_integer_width_or_depth_exits_2_instead_of_being_rounded(name, spec, capsys):
     assert phase_diagram.main([name, "--grid", spec]) == 2
-    assert "values must be integers >= 1" in capsys.readouterr().err
+    assert "values must be integers" in capsys.readouterr().err
+
+
+# --- usage errors: one line, exit 2, before JAX is imported and before any compute ---------
+
+BAD_COMMAND_LINES = [
+    (["halpern", "--grid", "n=16.5,64"], "--grid n: values must be integers >= 1"),
+    (["krr_digits", "--grid", "n=0,16"], "--grid n: values must be integers in [1, 1796]"),
+    (["krr_digits", "--grid", "n=5000"], "--grid n: values must be integers in [1, 1796]"),
+    (["krr_digits", "--grid", "n=16,16.2"], "--grid n: values must be integers in [1, 1796]"),
+    (["krr_digits", "--grid", "n=16,16.0000000001"], "--grid n: the value 16 is given twice"),
+    (["sgd_noise", "--set", "data=nope"], "--set data: comma-separated distinct names"),
+    (["sgd_noise", "--set", "chi=-1"], "--set chi: chi must be > -1"),
+    (["sgd_noise", "--set", "batch=100000"], "--set batch=100000: must be <= every"),
+    (["sgd_noise", "--set", "diagram_P=-5"], "--set diagram_P: 0 (no phase diagram) or"),
+    (["sgd_noise", "--set", "P=128,128"], "--set P: values must be distinct"),
+    (["perceptron", "--grid", "chi=-1,0"], "--grid chi: chi must be > -1"),
+    (["perceptron", "--grid", "P=1,64"], "--grid P: values must be >= batch = 2"),
+    (["ntk_depth", "--grid", "depth=1000000000"], "--grid depth: values must be integers in"),
+    (["scaling", "--grid", "n=0,100"], "--grid n: values must be integers in [1, 1200]"),
+    (["gossip", "--grid", "Q=1,2.5"], "--grid Q: values must be integers >= 1"),
+    (["ridge", "--grid", "lam=1e-300,1e300"], "--grid lam: values must lie in [1e-12, 1e+12]"),
+    (["rf", "--grid", "ridge=1e-300,1"], "--grid ridge: values must lie in [1e-12, 1e+12]"),
+    (["gossip", "--grid", "Q=1,1000000000"], "--grid Q=1,1000000000: the run would do about"),
+    (["ntk", "--grid", "width=10000000"], "--grid width=10000000: the run needs about"),
+    (["perceptron", "--set", "d=100000000"], "--set d=100000000: the run needs about"),
+    (["halpern", "--grid", "n=16,1000000000"], "--grid n=16,1000000000: the run needs about"),
+    (["lr_batch", "--seeds", "100000"], "--seeds 100000: the run would do about"),
+    (["ridge", "--seeds", "99999999999999999999"], "--seeds must be an integer in [1, 1,000,000]"),
+    (["ridge", "--seeds", "0"], "--seeds must be an integer in [1, 1,000,000]"),
+    (["ridge", "--chunk-size", "9" * 20], "--chunk-size must be an integer in [1, 1,048,576]"),
+    (["ridge", "--grid", "lam=1:2:9999999999"], "NUM must be in [1, 100000]"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_COMMAND_LINES)
+def test_a_bad_command_line_exits_2_with_one_line_naming_the_flag(argv, message, capsys, tmp_path):
+    assert phase_diagram.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("phase_diagram: error: ") and "\n" not in err
+    assert message in err
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_usage_errors_are_reported_without_importing_jax(tmp_path):
+    script = (
+        "import sys\n"
+        "from experiments import phase_diagram\n"
+        f"cases = {[argv for argv, _ in BAD_COMMAND_LINES]!r}\n"
+        f"codes = [phase_diagram.main([*argv, '--out', {str(tmp_path)!r}]) for argv in cases]\n"
+        "codes.append(phase_diagram.main(['--list']))\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'jax', 'theorytk', 'xarray'})\n"
+        "print(codes, heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == f"{[2] * len(BAD_COMMAND_LINES) + [0]} []"
+
+
+def test_allow_large_lifts_the_work_limit_but_not_the_memory_limit():
+    parser = phase_diagram.build_parser()
+    spec = phase_diagram.SPECS["gossip"]
+    large = parser.parse_args(["gossip", "--grid", "Q=1,100000", "--allow-large"])
+    assert phase_diagram.checked_run(spec, large).axes["Q"].max() == 100000
+    with pytest.raises(UsageError, match="--allow-large"):
+        phase_diagram.checked_run(spec, parser.parse_args(["gossip", "--grid", "Q=1,100000"]))
+    huge = parser.parse_args(["ntk", "--grid", "width=10000000", "--allow-large"])
+    with pytest.raises(UsageError, match="of memory"):
+        phase_diagram.checked_run(phase_diagram.SPECS["ntk"], huge)
+
+
+def test_every_default_and_quick_run_passes_its_own_checks_and_cost_limits():
+    parser = phase_diagram.build_parser()
+    for name, spec in phase_diagram.SPECS.items():
+        for flags in ([], ["--quick"]):
+            run = phase_diagram.checked_run(spec, parser.parse_args([name, *flags]))
+            assert run.axes.keys() == spec.axes(False).keys()
+
+
+def test_the_experiment_api_applies_the_spec_checks(tmp_path):
+    from experiments import krr_digits
+
+    options = Options(tmp_path, seeds=1, chunk_size=8, resume=False, quick=True)
+    with pytest.raises(UsageError, match="--grid n: values must be integers in"):
+        krr_digits.EXPERIMENT.run({"n": np.array([16.0, 16.2])}, options)
+
+
+def test_list_shows_each_experiments_axes_with_their_defaults_and_settings(capsys):
+    assert phase_diagram.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "--grid n_over_d=0.2:5:24:log; lam=0.0001:10:24:log" in out
+    assert "--grid width=16:512:6:log; depth=1:8:4:log" in out
+    assert "--set batch=2 d=16 budget=2000000" in out
+    for name, spec in phase_diagram.SPECS.items():
+        block = out.split(name, 1)[1]
+        assert all(f"{axis}=" in block for axis in spec.axes(False))
