@@ -55,6 +55,8 @@ from ._graphs import (
     torus,
 )
 from ._mixing import (
+    SPARSE_FRACTION,
+    Neighbours,
     as_stack,
     check_mixing,
     consensus_error,
@@ -63,6 +65,7 @@ from ._mixing import (
     lazy,
     max_degree,
     metropolis_hastings,
+    neighbours,
     node_mean,
     spectral_gap,
     time_varying,
@@ -126,6 +129,8 @@ __all__ = [
     "Problem",
     "TrackingState",
     "as_mixer",
+    "Neighbours",
+    "SPARSE_FRACTION",
     "as_stack",
     "check_graph",
     "check_mixing",
@@ -151,6 +156,7 @@ __all__ = [
     "lazy",
     "max_degree",
     "metropolis_hastings",
+    "neighbours",
     "node_mean",
     "one_peer_hypercube",
     "quadratic",
