@@ -9,7 +9,8 @@ Checks, after drawing the figure once:
 - no text lies outside the canvas (titles, labels, tick labels, legends, annotations);
 - no two titles overlap (axes titles and the figure's suptitle);
 - no axis or colourbar label is a bare variable name (one token with an underscore, such as
-  `alpha_T` or `test_mse`: the name in the data, not words for the reader).
+  `alpha_T` or `test_mse`, or of at most three characters, such as `lr` or `B`: the name in
+  the data, not words for the reader).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.text import Text
 
-BARE_NAME = re.compile(r"^\$?[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+\$?$")
+# one identifier with an underscore (`alpha_T`), or an identifier of at most three characters
+# (`lr`, `B`, `lam`): a name from the data, not words for the reader
+BARE_NAME = re.compile(r"^\$?([A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)+|[A-Za-z][A-Za-z0-9]{0,2})\$?$")
 TOLERANCE = 1.0  # pixels a text may poke past the canvas edge (antialiasing)
 
 

@@ -91,7 +91,7 @@ def test_overlapping_titles_are_found():
     assert figure_problems(fig) == ["titles 'axes title' and 'figure title' overlap"]
 
 
-@pytest.mark.parametrize("label", ["alpha_T", "test_mse", "$dw_perp$"])
+@pytest.mark.parametrize("label", ["alpha_T", "test_mse", "$dw_perp$", "lr", "B", "lam"])
 def test_bare_variable_names_on_axes_and_colourbars_are_found(label):
     fig, ax = clean()
     ax.set_xlabel(label)
@@ -104,7 +104,9 @@ def test_bare_variable_names_on_axes_and_colourbars_are_found(label):
     ]
 
 
-@pytest.mark.parametrize("label", ["alpha T", "width", "test error [MSE]", "$\\alpha T$"])
+@pytest.mark.parametrize(
+    "label", ["alpha T", "width", "test error [MSE]", "$\\alpha T$", "batch size B", "depth"]
+)
 def test_words_and_symbols_are_not_bare_names(label):
     fig, ax = clean()
     ax.set_xlabel(label)
