@@ -375,6 +375,58 @@ def test_a_function_returning_no_dict_is_rejected():
         sweep.run(lambda p, k: p["a"] * 2, sweep.Grid(a=[1.0]), key=KEY)
 
 
+@pytest.mark.parametrize(
+    "returned", [lambda p: p["a"] * 2, lambda p: (p["a"], p["b"]), lambda p: [p["a"]]]
+)
+def test_a_function_returning_no_dict_is_named_as_such_even_if_it_reads_every_axis(returned):
+    # reads a and b, so "does not read the grid axes" would be a wrong diagnosis
+    with pytest.raises(TypeError, match="must return a dict of scalar metrics"):
+        sweep.run(lambda p, k: returned(p), sweep.Grid(a=[1.0], b=[2.0]), key=KEY)
+
+
+def test_a_grid_beyond_the_uint32_point_index_is_refused_before_tracing():
+    def never_traced(params, key):
+        raise AssertionError("traced")
+
+    grid = sweep.Grid(a=np.arange(70_000.0), b=np.arange(70_000.0))  # 4.9e9 points
+    with pytest.raises(ValueError, match="more than 2\\*\\*32 points are not supported"):
+        sweep.run(never_traced, grid, key=KEY)
+
+
+def test_a_function_that_needs_config_and_gets_none_is_rejected():
+    def model(params, key, *, config):
+        return {"y": params["a"] * config.scale}
+
+    with pytest.raises(TypeError, match="takes a required `config` argument.*no config="):
+        sweep.run(model, sweep.Grid(a=[1.0]), key=KEY)
+
+    def optional(params, key, *, config=None):  # a default: config=None is the caller's choice
+        return {"y": params["a"] * (1.0 if config is None else config)}
+
+    assert float(sweep.run(optional, sweep.Grid(a=[3.0]), key=KEY)["y"][0]) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("key", "got"),
+    [
+        (0, "got int 0"),
+        (np.arange(2), "got an array int"),
+        (jax.random.split(KEY, 3), r"got an array key<fry>\[3\]"),
+    ],
+)
+def test_a_key_that_is_not_one_prng_key_is_rejected(key, got):
+    with pytest.raises(
+        TypeError, match=f"key must be one PRNG key, e.g. key=jax.random.key.*{got}"
+    ):
+        sweep.run(quadratic, GRID, key=key)
+
+
+def test_a_raw_prng_key_gives_the_results_of_the_typed_key():
+    raw = sweep.run(quadratic, GRID, key=jax.random.PRNGKey(0))
+    typed = sweep.run(quadratic, GRID, key=jax.random.key(0))
+    xr.testing.assert_equal(raw.drop_attrs(), typed.drop_attrs())
+
+
 def test_a_non_scalar_metric_is_rejected():
     with pytest.raises(TypeError, match=r"metric 'x' must be a scalar per point, got shape \(3,\)"):
         sweep.run(lambda p, k: {"x": jnp.ones(3) * p["a"]}, sweep.Grid(a=[1.0]), key=KEY)
