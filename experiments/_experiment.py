@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +13,40 @@ import jax
 import numpy as np
 import xarray as xr
 
+from experiments._spec import (
+    Run,
+    Spec,
+    UsageError,
+    check_positive,
+    check_settings,
+    integer_axis,
+    integer_sizes,
+)
 from theorytk import fit, sweep
 
-
-class UsageError(Exception):
-    """A command line the experiment cannot run: reported in one line, exit code 2."""
+__all__ = [
+    "Experiment",
+    "Options",
+    "UsageError",
+    "check_positive",
+    "check_settings",
+    "experiment",
+    "format_exponent",
+    "integer_axis",
+    "integer_sizes",
+    "power_law",
+    "provenance",
+    "run_simulation",
+    "save_both",
+    "with_ratio_axis",
+]
 
 
 @dataclass(frozen=True)
 class Options:
     """Run options shared by all experiments (from the command line).
 
-    `settings` holds the experiment's static settings (`Experiment.settings`) with the
+    `settings` holds the experiment's static settings (`Spec.settings`) with the
     command line's `--set NAME=VALUE` overrides applied.
     """
 
@@ -37,28 +59,25 @@ class Options:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
-def no_settings(quick: bool) -> dict[str, Any]:
-    """An experiment without static settings."""
-    return {}
+@dataclass(frozen=True, kw_only=True)
+class Experiment(Spec):
+    """A named experiment: its spec (axes, settings, domains, cost) and how to run it.
 
-
-@dataclass(frozen=True)
-class Experiment:
-    """A named experiment: its default axes and how to run it.
-
-    `axes(quick)` gives the default dynamic axes (overridable with --grid NAME=...);
-    `settings(quick)` the static settings (width, depth, batch size, a list of sizes, ...;
-    overridable with --set NAME=VALUE, parsed to the type of the default);
     `run(axes, options)` computes, writes its files to `options.out`, and returns the
     one-line summary the CLI prints.
     """
 
-    name: str
-    summary: str
-    axes: Callable[[bool], dict[str, np.ndarray]]
     run: Callable[[dict[str, np.ndarray], Options], str]
-    default_seeds: Callable[[bool], int]
-    settings: Callable[[bool], dict[str, Any]] = no_settings
+
+
+def experiment(spec: Spec, run: Callable[[dict[str, np.ndarray], Options], str]) -> Experiment:
+    """The experiment of `spec` whose `run` first applies the spec's checks (UsageError)."""
+
+    def checked(axes: dict[str, np.ndarray], options: Options) -> str:
+        spec.check(Run(axes, options.settings, options.seeds, options.chunk_size, options.quick))
+        return run(axes, options)
+
+    return Experiment(**{f.name: getattr(spec, f.name) for f in fields(Spec)}, run=checked)
 
 
 _PROVENANCE: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
@@ -128,62 +147,6 @@ def run_simulation(
         resume=options.resume,
         progress=options.progress,
     )
-
-
-def check_positive(axes: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
-    """UsageError (the CLI's exit 2) naming the first of `names` with a value <= 0."""
-    for name in names:
-        if np.any(axes[name] <= 0):
-            raise UsageError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
-
-
-def check_settings(settings: Mapping[str, Any], *, positive: tuple[str, ...] = ()) -> None:
-    """UsageError (the CLI's exit 2) naming the first of `positive` with a value <= 0.
-
-    A tuple setting (a list of sizes, levels, ...) must be positive in every entry.
-    """
-    for name in positive:
-        values = np.atleast_1d(np.asarray(settings[name], float))
-        if values.size == 0 or np.any(values <= 0):
-            raise UsageError(f"--set {name}: values must be > 0, got {settings[name]!r}")
-
-
-def integer_axis(axes: dict[str, np.ndarray], name: str, least: int = 1) -> np.ndarray:
-    """The integer values of axis `name`; UsageError if any is not an integer >= `least`.
-
-    Values within rounding of an integer (e.g. 31.999999999 from a geometric grid) count as
-    that integer; anything else is refused, never rounded (a width of 16.5 is not 16).
-    """
-    values = np.asarray(axes[name], float)
-    rounded = np.round(values)
-    off = np.abs(values - rounded) > 1e-9 * np.maximum(1.0, np.abs(values))
-    if np.any(off) or rounded.min() < least:
-        bad = values[off | (rounded < least)].tolist()
-        raise UsageError(f"--grid {name}: values must be integers >= {least}, got {bad}")
-    return rounded.astype(int)
-
-
-def integer_sizes(ratios: np.ndarray, unit: int, name: str = "n_over_d") -> np.ndarray:
-    """The integers round(ratio * unit) of the requested ratios (e.g. n = (n/d) d).
-
-    UsageError (never a silent change of the grid) if a ratio gives a size below 1 or two
-    ratios give the same size.
-    """
-    sizes = np.round(np.asarray(ratios) * unit).astype(int)
-    if sizes.min() < 1:
-        raise UsageError(
-            f"--grid {name}: values must be >= {0.5 / unit:g} (times {unit} they give sizes "
-            f"below 1), got {np.asarray(ratios)[sizes < 1].tolist()}"
-        )
-    values, counts = np.unique(sizes, return_counts=True)
-    repeated = values[counts > 1]
-    if repeated.size:
-        clash = np.asarray(ratios)[np.isin(sizes, repeated)].tolist()
-        raise UsageError(
-            f"--grid {name}: values {clash} round to the same sizes {repeated.tolist()} "
-            f"(at {unit} per unit); space them further apart"
-        )
-    return np.sort(sizes)
 
 
 def with_ratio_axis(ds: xr.Dataset, dim: str, unit: int, name: str, long_name: str) -> xr.Dataset:

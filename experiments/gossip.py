@@ -16,26 +16,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from experiments._experiment import (
-    Experiment,
-    Options,
-    UsageError,
-    check_positive,
-    run_simulation,
-    save_both,
-)
+from experiments._experiment import Options, experiment, run_simulation, save_both
+from experiments._specs import GOSSIP as SPEC
 from theorytk import gossip, plot, sweep
 
 NAME = "gossip"
 GAP_FLOOR = 1e-16  # float64 rounding: smaller optimality gaps are drawn at this floor
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {
-        "lr": np.geomspace(0.01, 1.0, 7 if quick else 12),
-        "Q": np.array([1.0, 4.0] if quick else [1.0, 2.0, 4.0, 8.0]),
-        "beta": np.array([0.1, 10.0] if quick else [0.1, 1.0, 10.0]),
-    }
 
 
 def configs(quick: bool, axes: dict[str, np.ndarray]):
@@ -66,15 +52,7 @@ def configs(quick: bool, axes: dict[str, np.ndarray]):
     return quad[0], quad[1], digits
 
 
-def check_axes(axes: dict[str, np.ndarray]) -> None:
-    """ValueError (exit 2) for grid values outside their domain."""
-    check_positive(axes, ("lr", "beta", "Q"))
-    if np.any(axes["Q"] != np.round(axes["Q"])):
-        raise UsageError(f"--grid Q: values must be integers >= 1, got {axes['Q'].tolist()}")
-
-
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_axes(axes)
     dsgd_config, gt_config, digits_config = configs(options.quick, axes)
     gaps = np.sort(dsgd_config.family()[0])
     grid = sweep.Grid(spectral_gap=gaps, lr=axes["lr"])
@@ -181,10 +159,4 @@ def summary(results: dict, digits: xr.Dataset, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="D-SGD vs gradient tracking over (spectral gap, step); DFedSAM-MGS accuracy vs Q",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 2 if quick else 3,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -22,7 +22,8 @@ import numpy as np
 import optax
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, run_simulation, save_both
+from experiments._experiment import Options, experiment, run_simulation, save_both
+from experiments._specs import LR_BATCH as SPEC
 from theorytk import datasets, fit, plot, sweep
 
 NAME = "lr_batch"
@@ -34,10 +35,6 @@ class LrBatchTask(eqx.Module):
     """The fixed recipe: `epochs` passes of SGD over the training set (static)."""
 
     epochs: int = eqx.field(static=True)
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {"lr": np.geomspace(0.01, 30.0, 10 if quick else 16)}
 
 
 def batch_sizes(quick: bool) -> list[int]:
@@ -160,10 +157,4 @@ def summary(B: np.ndarray, lr_opt: np.ndarray, gamma: tuple, paths: list) -> str
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="SGD on an MLP over (lr, batch size): optimal lr ~ B^gamma and T = lr/B lines",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 3 if quick else 4,
-)
+EXPERIMENT = experiment(SPEC, run)

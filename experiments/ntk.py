@@ -25,7 +25,8 @@ import xarray as xr
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, integer_axis, run_simulation, save_both
+from experiments._experiment import Options, experiment, integer_axis, run_simulation, save_both
+from experiments._specs import NTK as SPEC
 from theorytk import fit, plot, sweep
 from theorytk.kernels import NTKRegimeTask, simulate_ntk_regime
 
@@ -34,13 +35,6 @@ NAME = "ntk"
 RATIOS = (1 / 128, 1 / 32, 1 / 8)
 # contour levels drawn on the phase diagrams (those inside the data range)
 LEVELS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    """Widths 16..256 x depths {1, 4} (quick), widths 16..512 x depths {1, 2, 4, 8}."""
-    if quick:
-        return {"width": np.geomspace(16, 256, 5), "depth": np.array([1.0, 4.0])}
-    return {"width": np.geomspace(16, 512, 6), "depth": np.array([1.0, 2.0, 4.0, 8.0])}
 
 
 def task(quick: bool) -> NTKRegimeTask:
@@ -181,10 +175,4 @@ def summary(
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="finite-width NTK over (width, depth): deviation from the analytic NTK, drift under GD",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 4 if quick else 8,
-)
+EXPERIMENT = experiment(SPEC, run)

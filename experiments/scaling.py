@@ -21,11 +21,12 @@ import numpy as np
 import optax
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, run_simulation, save_both
+from experiments._experiment import Options, experiment, run_simulation, save_both
+from experiments._specs import SCALING as SPEC
+from experiments._specs import SCALING_POOL as POOL
 from theorytk import datasets, fit, plot, sweep
 
 NAME = "scaling"
-POOL = 1200  # training pool; the remaining 597 digits are the held-out set
 EVERY = 10  # steps between held-out evaluations
 N_BOOTSTRAP = 200
 
@@ -35,11 +36,6 @@ class ScalingTask(eqx.Module):
 
     steps: int = eqx.field(static=True)
     lr: float = eqx.field(static=True)
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    n = [50, 100, 200, 400, 800] if quick else [50, 100, 200, 400, 800, 1200]
-    return {"n": np.asarray(n, float)}
 
 
 def widths(quick: bool) -> list[int]:
@@ -144,10 +140,4 @@ def summary(result: fit.JointLawFit, paths: list, cells: int) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="MLPs on digits over width x data: joint scaling law L(N, D) with bootstrap intervals",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 3 if quick else 4,
-)
+EXPERIMENT = experiment(SPEC, run)

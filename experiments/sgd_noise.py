@@ -25,48 +25,20 @@ import xarray as xr
 
 from experiments import _sgd_noise_figure as figure
 from experiments._experiment import (
-    Experiment,
     Options,
-    check_positive,
-    check_settings,
+    experiment,
     format_exponent,
     power_law,
     run_simulation,
     save_both,
 )
+from experiments._specs import DIGITS_TEST, DIGITS_TRAIN, data_sets
+from experiments._specs import SGD_NOISE as SPEC
 from theorytk import fit, perceptron, sweep
 
 NAME = "sgd_noise"
 LAZY_LEVEL = 0.5  # lazy/feature boundary: relative NTK change = 1/2
 TC_FACTOR = 2.0  # plateau-ratio T_c: ||w - w0|| reaches TC_FACTOR times its smallest-T value
-DATA_SETS = ("chi", "digits")
-DIGITS_TEST = 512
-DIGITS_N = 1797  # the scikit-learn digits
-
-
-def default_settings(quick: bool) -> dict:
-    return {
-        "width": 32,
-        "depth": 3,
-        "batch": 16,
-        "alpha": 4096.0,  # the lazy alpha of the T_c(P) sweep
-        "P": (128, 256, 512) if quick else (128, 256, 512, 1024),
-        "data": "chi,digits",
-        "diagram_P": 1024,  # 0 skips the phase diagram
-        "d": 16,
-        "chi": 0.0,
-        "dw_levels": (0.002, 0.005, 0.01),  # fixed levels of ||w - w0|| / ||w0||
-        "ntk_levels": (0.01, 0.03),  # fixed levels of the relative NTK change
-        "collapse_floor": 0.002,  # the collapse uses ||w - w0|| / ||w0|| >= this
-    }
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {
-        "alpha": 2.0 ** np.linspace(-8, 12, 5 if quick else 9),
-        "T": np.geomspace(1e-4, 1e-1, 4 if quick else 7),
-        "T_lazy": np.geomspace(1e-4, 1e-2, 3) if quick else np.geomspace(3e-5, 1e-2, 6),
-    }
 
 
 def config(settings: dict, data: str, size: int, budget: int) -> perceptron.NetworkConfig:
@@ -99,27 +71,15 @@ def check_interval(settings: dict, size: int) -> int:
     return max(32, size // settings["batch"] // 4)
 
 
-def data_sets(settings: dict) -> list[str]:
-    chosen = [name.strip() for name in settings["data"].split(",")]
-    if not chosen or any(name not in DATA_SETS for name in chosen):
-        raise ValueError(f"--set data: comma-separated names of {DATA_SETS}, got {chosen}")
-    return chosen
-
-
 def sizes_for(settings: dict, data: str) -> np.ndarray:
-    sizes = np.unique(np.round(np.asarray(settings["P"], float))).astype(int)
-    if sizes.min() < settings["batch"]:
-        raise ValueError(f"--set P: values must be >= batch = {settings['batch']}, got {sizes}")
-    limit = DIGITS_N - DIGITS_TEST if data == "digits" else np.inf
+    """The sorted sizes of the `P` setting that `data` has rows for (checked by the spec)."""
+    sizes = np.sort(np.asarray(settings["P"], int))
+    limit = DIGITS_TRAIN if data == "digits" else np.inf
     return sizes[sizes <= limit]
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     settings = options.settings
-    check_positive(axes, ("alpha", "T", "T_lazy"))
-    check_settings(
-        settings, positive=("width", "depth", "batch", "alpha", "P", "d", "dw_levels", "ntk_levels")
-    )
     datas = data_sets(settings)
     diagrams = {d: diagram(d, axes, settings, options) for d in datas if settings["diagram_P"]}
     scalings = {data: lazy_sweep(data, axes, settings, options) for data in datas}
@@ -253,11 +213,4 @@ def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
     return "\n".join(out)
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="FC network under SGD noise: (alpha, T) phase diagram (chi-data, digits), T_c vs P",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 2 if quick else 3,
-    settings=default_settings,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -374,6 +375,58 @@ def test_a_function_returning_no_dict_is_rejected():
         sweep.run(lambda p, k: p["a"] * 2, sweep.Grid(a=[1.0]), key=KEY)
 
 
+@pytest.mark.parametrize(
+    "returned", [lambda p: p["a"] * 2, lambda p: (p["a"], p["b"]), lambda p: [p["a"]]]
+)
+def test_a_function_returning_no_dict_is_named_as_such_even_if_it_reads_every_axis(returned):
+    # reads a and b, so "does not read the grid axes" would be a wrong diagnosis
+    with pytest.raises(TypeError, match="must return a dict of scalar metrics"):
+        sweep.run(lambda p, k: returned(p), sweep.Grid(a=[1.0], b=[2.0]), key=KEY)
+
+
+def test_a_grid_beyond_the_uint32_point_index_is_refused_before_tracing():
+    def never_traced(params, key):
+        raise AssertionError("traced")
+
+    grid = sweep.Grid(a=np.arange(70_000.0), b=np.arange(70_000.0))  # 4.9e9 points
+    with pytest.raises(ValueError, match="more than 2\\*\\*32 points are not supported"):
+        sweep.run(never_traced, grid, key=KEY)
+
+
+def test_a_function_that_needs_config_and_gets_none_is_rejected():
+    def model(params, key, *, config):
+        return {"y": params["a"] * config.scale}
+
+    with pytest.raises(TypeError, match="takes a required `config` argument.*no config="):
+        sweep.run(model, sweep.Grid(a=[1.0]), key=KEY)
+
+    def optional(params, key, *, config=None):  # a default: config=None is the caller's choice
+        return {"y": params["a"] * (1.0 if config is None else config)}
+
+    assert float(sweep.run(optional, sweep.Grid(a=[3.0]), key=KEY)["y"][0]) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("key", "got"),
+    [
+        (0, "got int 0"),
+        (np.arange(2), "got an array int"),
+        (jax.random.split(KEY, 3), r"got an array key<fry>\[3\]"),
+    ],
+)
+def test_a_key_that_is_not_one_prng_key_is_rejected(key, got):
+    with pytest.raises(
+        TypeError, match=f"key must be one PRNG key, e.g. key=jax.random.key.*{got}"
+    ):
+        sweep.run(quadratic, GRID, key=key)
+
+
+def test_a_raw_prng_key_gives_the_results_of_the_typed_key():
+    raw = sweep.run(quadratic, GRID, key=jax.random.PRNGKey(0))
+    typed = sweep.run(quadratic, GRID, key=jax.random.key(0))
+    xr.testing.assert_equal(raw.drop_attrs(), typed.drop_attrs())
+
+
 def test_a_non_scalar_metric_is_rejected():
     with pytest.raises(TypeError, match=r"metric 'x' must be a scalar per point, got shape \(3,\)"):
         sweep.run(lambda p, k: {"x": jnp.ones(3) * p["a"]}, sweep.Grid(a=[1.0]), key=KEY)
@@ -508,6 +561,138 @@ def test_resume_accepts_another_chunk_size_and_recomputes_only_unfinished_points
     xr.testing.assert_equal(
         resumed.drop_attrs(), sweep.run(noisy_response, grid, key=KEY).drop_attrs()
     )
+
+
+def chunk_files(store: Path) -> list[Path]:
+    """Every chunk file of the metric and status arrays of a store (not coordinates)."""
+    return sorted(
+        f
+        for f in store.glob("*/c/**/*")
+        if f.is_file() and f.parts[len(store.parts)] not in ("scale", "shift", "seed")
+    )
+
+
+def damage(file: Path, how: str) -> None:
+    if how == "delete":
+        file.unlink()
+    else:  # truncate: a half-written or cut file
+        with open(file, "r+b") as f:
+            f.truncate(file.stat().st_size // 2)
+
+
+@pytest.mark.parametrize("how", ["delete", "truncate"])
+def test_a_damaged_chunk_of_a_finished_store_is_recomputed_and_named(tmp_path, how):
+    store = tmp_path / "sweep.zarr"
+    grid = worker_grid()
+    reference = sweep.run(noisy_response, grid, key=KEY, chunk_size=10, store=store)
+    files = chunk_files(store)
+    assert {f.relative_to(store).parts[0] for f in files} == {"draw", "response", "status"}
+    for file in files:  # every chunk of every variable, status included (its fill is OK)
+        damage(file, how)
+        with pytest.warns(RuntimeWarning, match=f"recomputing 90 points.*{file}"):
+            resumed = sweep.run(
+                noisy_response, grid, key=KEY, chunk_size=10, store=store, resume=True
+            )
+        xr.testing.assert_identical(resumed, reference)
+        xr.testing.assert_identical(sweep.load(store), reference)
+
+
+def resume_recording_chunks(store: Path, chunk_size: int) -> tuple[xr.Dataset, list[int]]:
+    computed = []
+    resumed = sweep.run(
+        noisy_response,
+        worker_grid(),
+        key=KEY,
+        chunk_size=chunk_size,
+        store=store,
+        resume=True,
+        on_chunk=lambda info: computed.append(info.chunk),
+    )
+    return resumed, computed
+
+
+def interrupt_after_four_chunks(store: Path) -> None:
+    def stop(info):
+        if info.chunk == 3:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10, store=store, on_chunk=stop)
+
+
+@pytest.mark.parametrize("how", ["delete", "truncate"])
+def test_a_damaged_chunk_of_a_partial_store_is_recomputed_and_named(tmp_path, how):
+    store = tmp_path / "sweep.zarr"
+    partial = tmp_path / "sweep.zarr.partial"
+    reference = sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)  # 9 chunks
+    for index in (0, 2):  # chunk `index` of each array (the first four chunks are done)
+        for name in ("draw", "response", "status", "done"):
+            shutil.rmtree(store, ignore_errors=True)  # the finished store of the last round
+            interrupt_after_four_chunks(store)
+            file = partial / name / "c" / "0" / str(index)
+            damage(file, how)
+            if name == "done" and how == "delete":  # reads as never flagged: recomputed
+                resumed, computed = resume_recording_chunks(store, 10)
+            else:
+                with pytest.warns(RuntimeWarning, match=f"recomputing 10 points.*{file}"):
+                    resumed, computed = resume_recording_chunks(store, 10)
+            assert computed == [index, 4, 5, 6, 7, 8]
+            xr.testing.assert_identical(resumed, reference)
+
+
+def test_a_damaged_chunk_is_recomputed_when_resuming_with_another_chunk_size(tmp_path):
+    store = tmp_path / "sweep.zarr"
+    reference = sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)
+    interrupt_after_four_chunks(store)
+    damage(tmp_path / "sweep.zarr.partial" / "status" / "c" / "0" / "1", "truncate")
+    with pytest.warns(RuntimeWarning, match="recomputing 10 points"):
+        resumed, computed = resume_recording_chunks(store, 25)
+    assert computed == [0, 1, 2, 3]  # points 10..19 lost: chunk 0 (0..24) is computed again
+    xr.testing.assert_equal(resumed.drop_attrs(), reference.drop_attrs())
+
+
+def test_resume_continues_a_partial_store_started_over_a_finished_one(tmp_path):
+    store = tmp_path / "sweep.zarr"
+    sweep.run(quadratic, GRID, key=KEY, store=store)  # an earlier, finished sweep
+    interrupt_after_four_chunks(store)  # another sweep started over it (resume=False)
+    resumed, computed = resume_recording_chunks(store, 10)
+    assert computed == [4, 5, 6, 7, 8]
+    xr.testing.assert_identical(
+        resumed, sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)
+    )
+
+
+@pytest.mark.parametrize("finished", [True, False])
+def test_a_store_whose_metadata_cannot_be_read_is_refused_in_one_line(tmp_path, finished):
+    store = tmp_path / "sweep.zarr"
+
+    def stop(info):
+        raise Interrupt
+
+    if finished:
+        sweep.run(quadratic, GRID, key=KEY, store=store)
+        metadata = store / "zarr.json"
+    else:
+        with pytest.raises(Interrupt):
+            sweep.run(quadratic, GRID, key=KEY, chunk_size=5, store=store, on_chunk=stop)
+        metadata = tmp_path / "sweep.zarr.partial" / "zarr.json"
+    metadata.write_text(metadata.read_text()[:40])
+    with pytest.raises(sweep.ResumeError) as refused:
+        sweep.run(quadratic, GRID, key=KEY, chunk_size=5, store=store, resume=True)
+    message = str(refused.value)
+    assert "\n" not in message and repr(str(metadata.parent)) in message
+    assert "not a readable sweep store" in message
+
+
+def test_load_names_a_file_that_is_not_netcdf_and_a_damaged_zarr_chunk(tmp_path):
+    fake = tmp_path / "result.nc"
+    fake.write_text("not netCDF")
+    with pytest.raises(ValueError, match=f"cannot read {str(fake)!r} as a sweep result"):
+        sweep.load(fake)
+    store = sweep.save(sweep.run(quadratic, GRID, key=KEY), tmp_path / "result.zarr")
+    damage(store / "loss" / "c" / "0" / "0" / "0", "truncate")
+    with pytest.raises(ValueError, match=f"{store / 'loss' / 'c' / '0' / '0' / '0'} is unreadable"):
+        sweep.load(store)
 
 
 # --- progress, reductions -----------------------------------------------------------------

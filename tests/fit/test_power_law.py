@@ -10,7 +10,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theorytk.fit import FitResult, bootstrap_ci, critical_line, fit_power_law
+from theorytk.fit import FitResult, bootstrap_ci, critical_line, fit_power_law, local_exponents
 
 X = np.geomspace(10.0, 1e5, 25)  # four decades, as in scaling-law fits
 
@@ -27,7 +27,8 @@ def test_fitted_exponent_is_inside_its_95pct_ci_in_at_least_90pct_of_50_noisy_tr
     keys = jax.random.split(jax.random.key(0), 50)
     noise = 0.005 * jax.vmap(lambda k: jax.random.normal(k, X.shape))(keys)
     y = power_law(jnp.asarray(X), a, b, c) + noise
-    fits = jax.vmap(lambda yi: fit_power_law(X, yi, with_constant=with_constant))(y)
+    # additive noise of one scale: linear space is the right estimator for both models
+    fits = jax.vmap(lambda yi: fit_power_law(X, yi, with_constant=with_constant, space="linear"))(y)
     lower, upper = fits.ci(0.95)
     covered = int(jnp.sum((lower[:, 1] <= b) & (b <= upper[:, 1])))
     assert bool(jnp.all(fits.converged))
@@ -47,7 +48,7 @@ def test_noise_free_data_recovers_parameters_to_1e_8_relative(a, b, c):
     np.testing.assert_allclose([fit.a, fit.b, fit.c], [a, b, c], rtol=1e-8)
     np.testing.assert_allclose(fit(X), y, rtol=1e-10)
 
-    pure = fit_power_law(X, power_law(X, a, b, 0.0), with_constant=False)
+    pure = fit_power_law(X, power_law(X, a, b, 0.0), with_constant=False, space="linear")
     assert int(pure.result) == FitResult.SUCCESS
     np.testing.assert_allclose([pure.a, pure.b], [a, b], rtol=1e-8)
     assert float(pure.c) == 0.0 and float(pure.stderr[2]) == 0.0
@@ -65,7 +66,7 @@ def test_noise_free_recovery_for_drawn_parameters(magnitude, sign, b, c, with_co
     a = sign * magnitude
     c = c if with_constant else 0.0
     y = power_law(X, a, b, c)
-    fit = fit_power_law(X, y, with_constant=with_constant)
+    fit = fit_power_law(X, y, with_constant=with_constant, space="linear")
     assert int(fit.result) == FitResult.SUCCESS
     np.testing.assert_allclose([fit.a, fit.b], [a, b], rtol=1e-8)
     # c is compared on the scale of the data, since it may be ~0.
@@ -80,7 +81,7 @@ def test_grad_of_fitted_exponent_wrt_y_matches_central_finite_differences(with_c
     direction = rng.normal(size=X.shape)
 
     def fitted_b(y):
-        return fit_power_law(X, y, with_constant=with_constant).b
+        return fit_power_law(X, y, with_constant=with_constant, space="linear").b
 
     grad = jax.grad(fitted_b)(jnp.asarray(y))
     h = 1e-6
@@ -184,6 +185,12 @@ def test_bootstrap_interval_for_b_agrees_with_wald_interval():
         (dict(y=np.r_[np.nan, X[1:]]), r"y must be finite, got NaN"),
         (dict(x=np.r_[X[:-1], np.nan]), r"x must be finite, got NaN"),
         (dict(sigma=np.zeros_like(X)), r"sigma must be > 0"),
+        (dict(space="loglog"), r"space must be 'log', 'linear' or None"),
+        (dict(space="log"), r"space='log' fits the pure law.*needs space='linear'"),
+        (
+            dict(y=np.r_[-1.0, X[1:]], with_constant=False),
+            r"y must be > 0 for space='log' \(the default.*pass space='linear'",
+        ),
     ],
 )
 def test_invalid_inputs_raise_value_error_naming_the_problem(kwargs, match):
@@ -200,8 +207,9 @@ def test_critical_line_recovers_analytic_crossing_and_its_exponent():
     values = np.log(y[None, :] / y_c[:, None])
     crossing = critical_line(x, y, values, 0.0)
     np.testing.assert_allclose(crossing, y_c, rtol=1e-12)
-    fit = fit_power_law(x, crossing, with_constant=False)
-    np.testing.assert_allclose([fit.a, fit.b], [0.1, 0.5], rtol=1e-10)
+    for space in ("log", "linear"):
+        fit = fit_power_law(x, crossing, with_constant=False, space=space)
+        np.testing.assert_allclose([fit.a, fit.b], [0.1, 0.5], rtol=1e-10)
 
 
 def test_critical_line_gives_nan_without_crossing_and_first_crossing_otherwise():
@@ -238,3 +246,62 @@ def test_critical_line_invalid_inputs_raise_value_error():
         critical_line(np.arange(3.0), y, np.zeros((4, 3)), 0.0)
     with pytest.raises(ValueError, match="log_y=True needs y > 0"):
         critical_line(np.arange(3.0), y - 0.5, np.zeros((3, 4)), 0.0)
+
+
+def test_log_space_fit_is_the_least_squares_line_of_log_y_on_log_x():
+    rng = np.random.default_rng(6)
+    y = 2.0 * X**-0.7 * np.exp(0.1 * rng.normal(size=X.shape))
+    fit = fit_power_law(X, y, with_constant=False)  # the default for the pure law: log space
+    assert fit.space == "log" and fit.estimator == "log-space LS"
+    line = scipy.stats.linregress(np.log(X), np.log(y))
+    np.testing.assert_allclose([fit.b, np.log(fit.a)], [-line.slope, line.intercept], rtol=1e-12)
+    np.testing.assert_allclose(fit.stderr[1], line.stderr, rtol=1e-10)
+    # delta method: sd(a) = a sd(log a)
+    np.testing.assert_allclose(fit.stderr[0], fit.a * line.intercept_stderr, rtol=1e-10)
+
+
+def test_log_space_weights_are_sigma_over_y():
+    rng = np.random.default_rng(7)
+    rel = 0.02 * (1.0 + rng.uniform(size=X.shape))
+    y = 2.0 * X**-0.7 * np.exp(rel * rng.normal(size=X.shape))
+    fit = fit_power_law(X, y, sigma=rel * y, with_constant=False, space="log")
+    assert fit.estimator == "log-space weighted LS (sigma/y)"
+    design = np.stack([np.ones_like(X), -np.log(X)], axis=1) / rel[:, None]
+    coef, *_ = np.linalg.lstsq(design, np.log(y) / rel, rcond=None)
+    np.testing.assert_allclose([np.log(fit.a), fit.b], coef, rtol=1e-10)
+
+
+def test_log_space_interval_covers_the_exponent_of_multiplicative_noise_at_95pct():
+    # Noise proportional to y over four decades: the log fit is exact-Gaussian, so its
+    # t-interval has coverage 95%; 200 trials give a binomial sd of 1.5%, and >= 90% (183 of
+    # 200) is a > 3 sd margin.
+    keys = jax.random.split(jax.random.key(1), 200)
+    noise = 0.2 * jax.vmap(lambda k: jax.random.normal(k, X.shape))(keys)
+    y = 2.0 * jnp.asarray(X) ** -0.7 * jnp.exp(noise)
+    fits = jax.vmap(lambda yi: fit_power_law(X, yi, with_constant=False, space="log"))(y)
+    lower, upper = fits.ci(0.95)
+    assert bool(jnp.all(fits.converged))
+    assert int(jnp.sum((lower[:, 1] <= 0.7) & (0.7 <= upper[:, 1]))) >= 183
+
+
+def test_linear_space_without_sigma_is_decided_by_the_largest_values():
+    # A pure law over four decades with a kink in the last decade: linear space follows the
+    # first decade (largest y), log space weighs every decade alike.
+    y = np.where(X < 1e4, X**-0.5, 1e-2 * (X / 1e4) ** -1.5)
+    linear = fit_power_law(X, y, with_constant=False, space="linear")
+    log = fit_power_law(X, y, with_constant=False, space="log")
+    assert abs(float(linear.b) - 0.5) < 0.02
+    assert float(log.b) > 0.6
+
+
+def test_local_exponents_recover_the_slope_of_each_decade():
+    x = 2.0 ** np.arange(7, 15)
+    y = np.where(x <= 1024, x**-0.45, 1024**-0.45 * (x / 1024) ** -0.7)
+    y = y * np.exp(0.01 * np.random.default_rng(8).normal(size=x.shape))
+    windows = local_exponents(x, y)
+    assert [(w.x_low, w.x_high) for w in windows] == [(128.0, 1024.0), (2048.0, 16384.0)]
+    for window, slope in zip(windows, (0.45, 0.7), strict=True):
+        lower, upper = window.fit.ci(0.95)
+        assert float(lower[1]) < slope < float(upper[1])
+    with pytest.raises(ValueError, match="width must be a number > 1"):
+        local_exponents(x, y, width=1.0)

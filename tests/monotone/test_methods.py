@@ -262,3 +262,82 @@ def test_sweep_rejects_a_negative_step_scale_and_runs_lanes_like_single_points()
         np.testing.assert_allclose(
             ds["epochs"].sel(heterogeneity=h, seed=s), direct["epochs"], rtol=1e-12
         )
+
+
+@pytest.mark.slow  # six compilations of ten updates of eight methods
+def test_every_default_moves_the_residual_on_every_problem_family_within_10_updates():
+    # A default step of 0 (1/beta_avg with beta_avg = inf on games) leaves z_0 in place: the
+    # claim is that each method's smallest residual over its first 10 updates is below r_0,
+    # or that the method refuses the problem with a ValueError naming what to pass.
+    config = monotone.RunConfig(problem="cocoercive", method="halpern", n=8, d=4)
+    methods = {name: make() for name, make in monotone.METHODS.items()}
+    resolvent = monotone.halpern(monotone.resolvent_operator)
+
+    @eqx.filter_jit
+    def first_residuals(problem, methods):
+        key = jax.random.key(1)
+        return {k: monotone.trace(problem, m, key, updates=10).residual for k, m in methods.items()}
+
+    for family, make in monotone.PROBLEMS.items():
+        problem = make({}, jax.random.key(0), config)
+        if problem.constrained:
+            with pytest.raises(ValueError, match="forward_operator"):
+                monotone.trace(problem, resolvent, jax.random.key(1), updates=10)
+            runs = methods
+        else:
+            runs = {**methods, "halpern_resolvent": resolvent}
+        for name, r in first_residuals(problem, runs).items():
+            r = np.asarray(r)
+            assert r[1:].min() < (1 - 1e-3) * r[0], (family, name, r)
+
+
+def test_vr_halpern_default_moves_on_the_policeman_burglar_game():
+    problem = monotone.policeman_burglar(jax.random.key(0), n=50)
+    out = monotone.solve(problem, VR_HALPERN, jax.random.key(1), eps=1e-2, max_epochs=50)
+    initial = float(problem.residual(monotone.start_point(problem)))
+    assert float(out.metrics["residual"]) < 0.75 * initial  # the step-0 default returned r_0
+
+
+def test_budgets_beyond_the_int32_counters_are_refused_and_the_largest_accepted_fits():
+    problem = monotone.random_cocoercive_linear(jax.random.key(0), 2, n=8)
+    for budget in (2.7e8, 1e12):
+        with pytest.raises(ValueError, match="max_epochs must be <="):
+            monotone.solve(problem, VR_HALPERN, jax.random.key(0), eps=1e-3, max_epochs=budget)
+        with pytest.raises(ValueError, match="max_epochs must be <="):
+            monotone.RunConfig(problem="cocoercive", method="vr_halpern", n=8, max_epochs=budget)
+    with pytest.raises(ValueError, match="updates must be <="):
+        monotone.trace(problem, EG, jax.random.key(0), updates=2**27)
+    # A run that spends 2^28 calls per update up to the largest accepted budget: its count
+    # ends above the budget and stays positive (no wrap-around), status BUDGET.
+    one = monotone.random_cocoercive_linear(jax.random.key(0), 2, n=1)
+    costly = monotone.halpern(cost=2**28)
+    largest = monotone.COUNT_LIMIT - 2 * 2**28
+    out = monotone.solve(one, costly, jax.random.key(0), eps=1e-300, max_epochs=float(largest))
+    assert largest <= int(out.state.oracle) <= monotone.COUNT_LIMIT
+    assert float(out.metrics["epochs"]) >= largest
+    assert int(out.metrics["status"]) == sweep.Status.BUDGET
+
+
+def test_wrong_start_nan_games_and_nonpositive_eps_are_refused():
+    problem = monotone.policeman_burglar(jax.random.key(0), n=5)
+    with pytest.raises(ValueError, match=r"z0 must have shape \(10,\)"):
+        monotone.solve(problem, EG, jax.random.key(0), eps=1e-2, max_epochs=5, z0=jnp.ones(9))
+    with pytest.raises(ValueError, match=r"z0 must have shape \(10,\)"):
+        monotone.trace(problem, EG, jax.random.key(0), updates=5, z0=jnp.ones(11))
+    with pytest.raises(ValueError, match="finite matrix A"):
+        monotone.matrix_game(jnp.array([[0.0, jnp.nan], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match="finite B and c"):
+        monotone.LinearProblem(jnp.array([[[jnp.inf]]]), jnp.zeros((1, 1)))
+    for eps in (0.0, -1e-3):
+        with pytest.raises(ValueError, match="eps must be a finite scalar > 0"):
+            monotone.solve(problem, EG, jax.random.key(0), eps=eps, max_epochs=5)
+
+
+def test_traced_negative_heterogeneity_gives_nan_and_status_invalid():
+    config = monotone.RunConfig(problem="cocoercive", method="halpern", n=4, d=2, max_epochs=50)
+    run = jax.jit(
+        lambda h: monotone.simulate({"heterogeneity": h}, jax.random.key(0), config=config)
+    )
+    bad, good = run(-0.5), run(0.5)
+    assert int(bad["status"]) == sweep.Status.INVALID and np.isnan(float(bad["epochs"]))
+    assert int(good["status"]) != sweep.Status.INVALID and np.isfinite(float(good["epochs"]))

@@ -1,7 +1,8 @@
 """Fits for theory research: power laws with intervals, critical lines, scaling laws.
 
-- `fit_power_law` / `bootstrap_ci`: y = a x^-b (+ c) by Levenberg-Marquardt, with Wald and
-  bootstrap intervals.
+- `fit_power_law` / `bootstrap_ci`: y = a x^-b (+ c), in log space (log y on log x, each
+  decade counts alike) or linear space (Levenberg-Marquardt, weighted by 1/sigma^2), with Wald
+  and bootstrap intervals; `local_exponents`: the pure law per decade of x, for bending curves.
 - `critical_line`: where a swept quantity first crosses a level.
 - `fit_joint_law`: L(N, D) = E + A / N^alpha + B / D^beta (Chinchilla approach 3: Huber on
   log residuals, 4,500 starts vmapped over a refilled pool of optimistix BFGS lanes, vmapped
@@ -15,16 +16,26 @@ from ._critical_line import critical_line
 from ._joint import CHINCHILLA_STARTS, JointLawFit, fit_joint_law, frontier, joint_log_law
 from ._law import LawFit, fit_law, grid_starts
 from ._multistart import HUBER_DELTA, OBJECTIVES, SOLVERS
-from ._power_law import FitResult, PowerLawFit, bootstrap_ci, fit_power_law
+from ._power_law import (
+    SPACES,
+    FitResult,
+    LocalExponent,
+    PowerLawFit,
+    bootstrap_ci,
+    fit_power_law,
+    local_exponents,
+)
 
 __all__ = [
     "CHINCHILLA_STARTS",
     "HUBER_DELTA",
     "OBJECTIVES",
     "SOLVERS",
+    "SPACES",
     "FitResult",
     "JointLawFit",
     "LawFit",
+    "LocalExponent",
     "PowerLawFit",
     "bootstrap_ci",
     "broken_log_law",
@@ -36,4 +47,5 @@ __all__ = [
     "frontier",
     "grid_starts",
     "joint_log_law",
+    "local_exponents",
 ]

@@ -1,9 +1,13 @@
 """Power-law fits with standard errors and confidence intervals.
 
-Two models, fitted by (weighted) nonlinear least squares in JAX:
+Two models, fitted in JAX:
 
     y = a * x**(-b) + c      (power law plus constant, `with_constant=True`)
     y = a * x**(-b)          (pure power law, `with_constant=False`; c is reported as 0)
+
+in one of two spaces (`space=`): "linear", (weighted) nonlinear least squares on y; or "log",
+(weighted) least squares of log y on log x (pure law only), where each decade of y counts alike.
+`local_exponents` fits the pure law per decade of x, for curves that bend on a log-log plot.
 
 The fit is jit-able, vmappable over many curves and differentiable with respect to the data
 (implicit differentiation of the optimality condition via `jax.lax.custom_root`). Failure is
@@ -16,7 +20,7 @@ import enum
 import functools
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import equinox as eqx
 import jax
@@ -50,6 +54,10 @@ class FitResult(enum.IntEnum):
     SINGULAR = 3
 
 
+Space = Literal["log", "linear"]
+SPACES: tuple[str, ...] = ("log", "linear")
+
+
 class PowerLawFit(eqx.Module):
     """Result of `fit_power_law`: y = a * x**(-b) + c (c = 0 for the pure power law).
 
@@ -66,6 +74,7 @@ class PowerLawFit(eqx.Module):
         dof: residual degrees of freedom m - p (static).
         with_constant: whether c was fitted (static).
         absolute_sigma: whether sigma was taken as absolute (static).
+        space: "linear" or "log", the space of the residuals (static); see `estimator`.
     """
 
     a: Float[Array, "*batch"]
@@ -78,6 +87,15 @@ class PowerLawFit(eqx.Module):
     dof: int = eqx.field(static=True)
     with_constant: bool = eqx.field(static=True)
     absolute_sigma: bool = eqx.field(static=True)
+    space: str = eqx.field(static=True, default="linear")
+    weighted: bool = eqx.field(static=True, default=False)
+
+    @property
+    def estimator(self) -> str:
+        """A short name of the estimator, to print beside the exponent it produced."""
+        if self.space == "log":
+            return "log-space weighted LS (sigma/y)" if self.weighted else "log-space LS"
+        return "linear-space weighted LS (1/sigma^2)" if self.weighted else "linear-space LS"
 
     @property
     def params(self) -> Float[Array, "*batch 3"]:
@@ -134,22 +152,39 @@ def fit_power_law(
     *,
     sigma: Float[ArrayLike, " m"] | None = None,
     with_constant: bool = True,
+    space: Space | None = None,
     absolute_sigma: bool = False,
     max_steps: int = 100,
 ) -> PowerLawFit:
     """Least-squares fit of y = a * x**(-b) + c (or y = a * x**(-b)) with standard errors.
 
-    Estimator: (a, b, c) minimise sum_i ((y_i - a x_i^{-b} - c) / sigma_i)^2 (sigma_i = 1 when
-    `sigma` is None). Parametrised internally as A exp(-b (log x - t0)) + c, with t0 the mean of
-    log x, for conditioning across decades of x. Initialisation by variable projection: on a
-    geometric grid of b in [0.02, 10] the model is linear in (A, c), solved in closed form, and
-    the b of least RSS is kept (for the pure law, a weighted regression of log|y| on log x is a
-    second candidate). Then Levenberg-Marquardt on all parameters until the remaining
-    Gauss-Newton step is below sqrt(machine eps) of the statistical uncertainty (Bates-Watts
-    relative offset) or of the parameters, and two Newton steps. Standard errors: the usual
-    asymptotic covariance cov = s^2 (J^T J)^{-1}, s^2 = RSS / (m - p), with J the Jacobian of the
-    weighted model at the optimum (Seber & Wild, Nonlinear Regression, 1989, ch. 2), as in
-    `scipy.optimize.curve_fit`.
+    Which space (`space=`):
+        "log": (a, b) minimise sum_i ((log y_i - log a + b log x_i) / s_i)^2 with
+            s_i = sigma_i / y_i (the delta-method error of log y_i; s_i = 1 without sigma), a
+            closed-form weighted linear regression. Right for a pure law (`with_constant=False`)
+            of y > 0 spanning more than a decade without per-point errors: the error of y is
+            then typically proportional to y, and every decade of x counts alike. Needs y > 0.
+        "linear": (a, b, c) minimise sum_i ((y_i - a x_i^{-b} - c) / sigma_i)^2 (sigma_i = 1
+            without sigma). Right with per-point standard errors `sigma` (the weights then
+            match the noise on any scale), for a law with a constant c, or for y that can be
+            <= 0. Without sigma it weights each point by its magnitude: over a range of y of
+            ten or more, the largest values decide the fit.
+        None (default): "log" for the pure law without sigma, "linear" otherwise. For the
+            pure law without sigma and some y <= 0 the default refuses (pass space="linear").
+
+    Linear-space estimator: (a, b, c) minimise sum_i ((y_i - a x_i^{-b} - c) / sigma_i)^2
+    (sigma_i = 1 when `sigma` is None). Parametrised internally as A exp(-b (log x - t0)) + c,
+    with t0 the mean of log x, for conditioning across decades of x. Initialisation by variable
+    projection: on a geometric grid of b in [0.02, 10] the model is linear in (A, c), solved in
+    closed form, and the b of least RSS is kept (for the pure law, a weighted regression of
+    log|y| on log x is a second candidate). Then Levenberg-Marquardt on all parameters until the
+    remaining Gauss-Newton step is below sqrt(machine eps) of the statistical uncertainty
+    (Bates-Watts relative offset) or of the parameters, and two Newton steps. Standard errors:
+    the usual asymptotic covariance cov = s^2 (J^T J)^{-1}, s^2 = RSS / (m - p), with J the
+    Jacobian of the weighted model at the optimum (Seber & Wild, Nonlinear Regression, 1989, ch.
+    2), as in `scipy.optimize.curve_fit`. Log-space standard errors: the same formula for the
+    linear regression (exact under Gaussian errors of log y), mapped to a = exp(log a) by the
+    delta method.
 
     Works under `jax.jit` and `jax.vmap` (over y, sigma or x), and `jax.grad` of any output
     with respect to x, y or sigma uses the implicit function theorem at the optimum. Inputs are
@@ -162,6 +197,7 @@ def fit_power_law(
         sigma: optional `Float[ArrayLike, "m"]` per-point standard deviations (> 0); points are
             weighted by 1 / sigma^2.
         with_constant: fit the constant c (needs m >= 4), or the pure power law (m >= 3).
+        space: "log", "linear" or None (see above; `PowerLawFit.estimator` names the choice).
         absolute_sigma: if True, `sigma` is the known noise scale and cov = (J^T J)^{-1}
             (intervals use normal quantiles); if False (default) `sigma` gives only relative
             weights and cov is scaled by s^2 = RSS / (m - p).
@@ -172,22 +208,126 @@ def fit_power_law(
 
     Raises:
         ValueError: shapes do not match or are not 1-D, too few points, non-finite x, y or sigma,
-            x <= 0 or sigma <= 0 (value checks only for concrete inputs).
+            x <= 0 or sigma <= 0, an unknown `space`, `space="log"` with a constant, or y <= 0
+            in log space (value checks only for concrete inputs; traced y <= 0 in log space
+            gives `result == FitResult.NONFINITE`).
     """
     with_constant = bool(with_constant)
     absolute_sigma = bool(absolute_sigma)
+    space = _resolve_space(space, y, sigma, with_constant)
     _check_fit_inputs(x, y, sigma, with_constant, max_steps)
     arrays = [jnp.asarray(x), jnp.asarray(y)] + ([] if sigma is None else [jnp.asarray(sigma)])
     dtype = jnp.result_type(*arrays, 1.0)
     x, y = (arr.astype(dtype) for arr in arrays[:2])
     w = jnp.ones_like(y) if sigma is None else 1.0 / arrays[2].astype(dtype)
-    out = _fit(x, y, w, with_constant, absolute_sigma, max_steps=max_steps)
+    if space == "log":
+        # weights of the log residuals: y / sigma (delta method), or 1 without sigma
+        w_log = jnp.ones_like(y) if sigma is None else y * w
+        out = _fit_log(x, jnp.log(y), w_log, absolute_sigma)
+    else:
+        out = _fit(x, y, w, with_constant, absolute_sigma, max_steps=max_steps)
     return PowerLawFit(
         **out,
         dof=y.shape[0] - (3 if with_constant else 2),
         with_constant=with_constant,
         absolute_sigma=absolute_sigma,
+        space=space,
+        weighted=sigma is not None,
     )
+
+
+def _resolve_space(space: Any, y: Any, sigma: Any, with_constant: bool) -> str:
+    """The space of the fit: the explicit choice, checked, or the default (see fit_power_law)."""
+    if space is not None and space not in SPACES:
+        raise ValueError(f"space must be 'log', 'linear' or None, got {space!r}")
+    explicit = space is not None
+    if space is None:
+        space = "log" if (not with_constant and sigma is None) else "linear"
+    if space == "log":
+        if with_constant:
+            raise ValueError(
+                "space='log' fits the pure law log y = log a - b log x; with_constant=True "
+                "needs space='linear'"
+            )
+        if is_concrete(y):
+            arr = np.asarray(y)
+            if np.issubdtype(arr.dtype, np.number) and np.any(arr <= 0):
+                i = int(np.argmin(arr))
+                why = "" if explicit else " (the default for the pure law without sigma)"
+                raise ValueError(
+                    f"y must be > 0 for space='log'{why}, got y[{i}] = {arr[i]}; pass "
+                    "space='linear' to fit y itself"
+                )
+    return space
+
+
+class LocalExponent(NamedTuple):
+    """The pure-law fit over one window of x: `fit.b` is the local exponent there."""
+
+    x_low: float
+    x_high: float
+    fit: PowerLawFit
+
+
+def local_exponents(
+    x: Float[ArrayLike, " m"],
+    y: Float[ArrayLike, " m"],
+    *,
+    sigma: Float[ArrayLike, " m"] | None = None,
+    space: Space | None = None,
+    width: float = 10.0,
+    min_points: int = 3,
+) -> list[LocalExponent]:
+    """Pure-law fits y = a x^-b over consecutive windows of x, each spanning a factor `width`.
+
+    Windows start at min x: [x_min, width x_min), [width x_min, width^2 x_min), ...; a window
+    with fewer than `min_points` points joins the previous one (the first joins the next). On
+    a straight log-log line every window gives the same b within its interval; differing
+    intervals show the curve bends. Each window is a `fit_power_law(..., with_constant=False)`
+    in `space` (the default: log space without sigma, sigma-weighted linear space with it).
+    Needs concrete x (the windows are chosen in Python).
+
+    Args:
+        x, y, sigma, space: as in `fit_power_law`.
+        width: the factor of x each window spans (> 1; 10 gives per-decade exponents).
+        min_points: the fewest points a window may hold (>= 3: a slope and its interval).
+
+    Returns:
+        The windows in increasing x, each (x_low, x_high, fit) with x_low, x_high the smallest
+        and largest x inside it.
+    """
+    if not is_concrete(x):
+        raise ValueError("x must be concrete for local_exponents (windows are chosen in Python)")
+    if not (isinstance(width, (int, float, np.number)) and width > 1):
+        raise ValueError(f"width must be a number > 1, got {width!r}")
+    if not (isinstance(min_points, (int, np.integer)) and min_points >= 3):
+        raise ValueError(f"min_points must be an integer >= 3, got {min_points!r}")
+    _check_fit_inputs(x, y, sigma, False, 1)
+    xs = np.asarray(x, float)
+    order = np.argsort(xs)
+    window = np.floor(np.log(xs[order] / xs[order][0]) / np.log(width) + 1e-9).astype(int)
+    groups = [order[window == k] for k in np.unique(window)]
+    merged: list[np.ndarray] = []
+    for group in groups:
+        if merged and len(merged[-1]) < min_points:
+            merged[-1] = np.concatenate([merged[-1], group])
+        else:
+            merged.append(group)
+    if len(merged) > 1 and len(merged[-1]) < min_points:
+        last = merged.pop()
+        merged[-1] = np.concatenate([merged[-1], last])
+    ys = jnp.asarray(y)
+    out = []
+    for idx in merged:
+        result = fit_power_law(
+            xs[idx],
+            ys[idx],
+            sigma=None if sigma is None else jnp.asarray(sigma)[idx],
+            with_constant=False,
+            space=space,
+        )
+        out.append(LocalExponent(float(xs[idx].min()), float(xs[idx].max()), result))
+    return out
 
 
 def bootstrap_ci(
@@ -197,13 +337,16 @@ def bootstrap_ci(
     key: PRNGKeyArray,
     sigma: Float[ArrayLike, " m"] | None = None,
     with_constant: bool = True,
+    space: Space | None = None,
     level: float = 0.95,
     n_resamples: int = 1000,
     max_steps: int = 100,
 ) -> tuple[Float[Array, " 3"], Float[Array, " 3"]]:
     """Residual-bootstrap percentile intervals (lower, upper) for (a, b, c).
 
-    Fit once; take the standardised residuals e_i = (y_i - f(x_i)) / sigma_i, centre them and
+    Fit once (in `space`, as `fit_power_law`; in log space below read y as log y, f as
+    log f and sigma as sigma / y); take the standardised residuals
+    e_i = (y_i - f(x_i)) / sigma_i, centre them and
     inflate by sqrt(m / (m - p)) (Davison & Hinkley, Bootstrap Methods and their Application,
     1997, ch. 6); draw y*_i = f(x_i) + sigma_i e*_i with e* resampled with replacement, refit
     each resample (vmapped), and return the (1 - level)/2 and (1 + level)/2 quantiles of the
@@ -211,7 +354,7 @@ def bootstrap_ci(
     errors.
 
     Args:
-        x, y, sigma, with_constant, max_steps: as in `fit_power_law`.
+        x, y, sigma, with_constant, space, max_steps: as in `fit_power_law`.
         key: PRNG key for the resampling.
         level: coverage in (0, 1).
         n_resamples: number of bootstrap resamples (static).
@@ -223,19 +366,26 @@ def bootstrap_ci(
         raise ValueError(f"level must be in (0, 1), got {level}")
     if not (isinstance(n_resamples, (int, np.integer)) and n_resamples >= 2):
         raise ValueError(f"n_resamples must be an integer >= 2, got {n_resamples!r}")
-    fit = fit_power_law(x, y, sigma=sigma, with_constant=with_constant, max_steps=max_steps)
+    fit = fit_power_law(
+        x, y, sigma=sigma, with_constant=with_constant, space=space, max_steps=max_steps
+    )
     dtype = fit.b.dtype
     x = jnp.asarray(x, dtype)
     y = jnp.asarray(y, dtype)
     s = jnp.ones_like(y) if sigma is None else jnp.asarray(sigma, dtype)
-    fitted = fit(x)
+    log = fit.space == "log"
+    if log:
+        s = s / y
+    fitted = jnp.log(fit(x)) if log else fit(x)
     m = y.shape[0]
-    e = (y - fitted) / s
+    e = ((jnp.log(y) if log else y) - fitted) / s
     e = (e - jnp.mean(e)) * math.sqrt(m / fit.dof)
     idx = jax.random.randint(key, (n_resamples, m), 0, m)
     y_star = fitted + s * e[idx]
 
     def refit(ys: Array) -> dict[str, Array]:
+        if log:
+            return _fit_log(x, ys, 1.0 / s, False)
         return _fit(x, ys, 1.0 / s, with_constant, False, max_steps=max_steps)
 
     out = jax.vmap(refit)(y_star)
@@ -410,6 +560,51 @@ def _fit(
     result = jnp.where(finite, result, int(FitResult.NONFINITE)).astype(jnp.int32)
     c = jnp.where(mask[2] > 0, theta[2], 0.0)
     return dict(a=a, b=b, c=c, cov=cov, rss=rss, result=result, steps=steps)
+
+
+@jax.jit
+def _fit_log(
+    x: Float[Array, " m"],
+    z: Float[Array, " m"],
+    v: Float[Array, " m"],
+    absolute_sigma: Bool[ArrayLike, ""],
+) -> dict[str, Array]:
+    """Weighted regression of z = log y on log x: z = log a - b log x, weights v^2.
+
+    Returns the fields of `PowerLawFit` (c = 0, steps = 0); cov of (a, b, c) by the delta
+    method from the covariance of (log a, b).
+    """
+    dtype = z.dtype
+    m = z.shape[0]
+    eps = jnp.finfo(dtype).eps
+    t = jnp.log(x)
+    q = v * v
+    qs = jnp.sum(q)
+    t_bar = jnp.sum(q * t) / qs
+    z_bar = jnp.sum(q * z) / qs
+    tau = t - t_bar
+    sxx = jnp.sum(q * tau**2)
+    # x all (nearly) equal: the slope is not identifiable
+    full_rank = sxx > m * eps * jnp.sum(q * t**2)
+    sxx = jnp.where(full_rank, sxx, 1.0)
+    slope = jnp.sum(q * tau * (z - z_bar)) / sxx
+    b = -slope
+    log_a = z_bar - slope * t_bar
+    rss = jnp.sum(q * (z - z_bar - slope * tau) ** 2)
+    s2 = jnp.where(absolute_sigma, 1.0, rss / (m - 2))
+    # (log a, b) = (z_bar + b t_bar, b): var(z_bar) = s2 / qs, var(b) = s2 / sxx, independent
+    var_b = s2 / sxx
+    var_log_a = s2 / qs + t_bar**2 * var_b
+    cov_log_a_b = t_bar * var_b
+    a = jnp.exp(log_a)
+    cov = jnp.zeros((3, 3), dtype)
+    cov = cov.at[0, 0].set(a * a * var_log_a).at[1, 1].set(var_b)
+    cov = cov.at[0, 1].set(a * cov_log_a_b).at[1, 0].set(a * cov_log_a_b)
+    finite = jnp.isfinite(a) & jnp.isfinite(b) & jnp.isfinite(rss) & jnp.all(jnp.isfinite(z))
+    result = jnp.where(full_rank, int(FitResult.SUCCESS), int(FitResult.SINGULAR))
+    result = jnp.where(finite, result, int(FitResult.NONFINITE)).astype(jnp.int32)
+    zero = jnp.zeros((), dtype)
+    return dict(a=a, b=b, c=zero, cov=cov, rss=rss, result=result, steps=jnp.zeros((), jnp.int32))
 
 
 def _initial_guess(

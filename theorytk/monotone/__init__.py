@@ -31,6 +31,7 @@ from ._generators import (
     random_monotone_linear,
 )
 from ._methods import (
+    COUNT_LIMIT,
     ExtragradientState,
     HalpernState,
     Method,
@@ -57,6 +58,7 @@ from ._vr_halpern import (
 )
 
 __all__ = [
+    "COUNT_LIMIT",
     "METHODS",
     "PROBLEMS",
     "AffineProblem",

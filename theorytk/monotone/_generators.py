@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike
 
-from .._validation import check_scalar
+from .._validation import check_scalar, is_concrete
 from ._constraints import SimplexProduct
 from ._problems import LinearProblem, PairSplitProblem, check_size, game_matrix, spectral_norm
 
@@ -46,6 +47,8 @@ def matrix_game(a: ArrayLike) -> PairSplitProblem:
     a = jnp.asarray(a, float)
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ValueError(f"matrix_game needs a square matrix A (m, m), got shape {a.shape}")
+    if is_concrete(a) and not np.all(np.isfinite(np.asarray(a))):
+        raise ValueError("matrix_game needs a finite matrix A, got NaN or inf entries")
     m = a.shape[0]
     return PairSplitProblem(
         game_matrix(a), jnp.zeros(2 * m, a.dtype), SimplexProduct((m, m)), game=True

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
 from ._problems import AffineProblem
@@ -26,21 +27,33 @@ Operator = Callable[[AffineProblem, Float[Array, " d"], Float[Array, ""]], Float
 
 
 class Method(NamedTuple):
-    """A method as two pure functions and its cheapest update (for step budgets).
+    """A method as two pure functions and the range of its update costs (for budgets).
 
     Attributes:
         init: `init(problem, z0) -> state`.
         update: `update(problem, state, key) -> state`.
         min_cost: `min_cost(n) -> int`, the fewest oracle calls one update can make (static).
+        max_cost: `max_cost(n) -> int`, the most oracle calls `init` or one update can make.
     """
 
     init: Callable[[AffineProblem, Array], Any]
     update: Callable[[AffineProblem, Any, Array], Any]
     min_cost: Callable[[int], int]
+    max_cost: Callable[[int], int]
+
+
+COUNT_LIMIT = int(np.iinfo(np.int32).max)
+"""The largest oracle count (and step count) a run may reach: counters are int32."""
 
 
 def _count(n: int) -> Int[Array, ""]:
     return jnp.asarray(n, jnp.int32)
+
+
+def _inverse(constant: Array) -> Array:
+    """1/constant for a constant > 0, else 1: a step for F constant (L = 0), where any step is."""
+    positive = constant > 0
+    return jnp.where(positive, 1.0 / jnp.where(positive, constant, 1.0), 1.0)
 
 
 def _scaled(step: ArrayLike | None, default: Array, scale: ArrayLike) -> Array:
@@ -98,27 +111,32 @@ def halpern(
     """
 
     def init(problem: AffineProblem, z0: Array) -> HalpernState:
+        if operator is resolvent_operator and problem.constrained:
+            raise ValueError(
+                "halpern(resolvent_operator) solves unconstrained problems only; pass "
+                "operator=forward_operator for a constrained problem"
+            )
         beta = problem.cocoercivity()
         if operator is forward_operator:
-            default = jnp.where(jnp.isfinite(beta), 1.0 / beta, 1.0 / problem.lipschitz())
+            default = jnp.where(jnp.isfinite(beta), _inverse(beta), _inverse(problem.lipschitz()))
         else:
-            default = 1.0 / problem.lipschitz()
+            default = _inverse(problem.lipschitz())
         eta = _scaled(step, default.astype(z0.dtype), step_scale)
         return HalpernState(z0, z0, _count(0), _count(0), eta)
 
-    def calls(problem: AffineProblem) -> int:
+    def calls(n: int) -> int:
         if cost is not None:
             return cost
-        return problem.n if operator is forward_operator else 0
+        return n if operator is forward_operator else 0
 
     def update(problem: AffineProblem, state: HalpernState, key: Array) -> HalpernState:
         del key
         lam = 1.0 / (state.k + 2.0)
         tz = operator(problem, state.z, state.step)
         z = lam * state.anchor + (1.0 - lam) * tz
-        return state._replace(z=z, k=state.k + 1, oracle=state.oracle + calls(problem))
+        return state._replace(z=z, k=state.k + 1, oracle=state.oracle + calls(problem.n))
 
-    return Method(init, update, lambda n: cost if cost is not None else n)
+    return Method(init, update, calls, calls)
 
 
 # --- Extragradient and anchored extragradient -------------------------------------------------
@@ -139,7 +157,7 @@ class ExtragradientState(NamedTuple):
 def _eg_init(default_scale: float, step: ArrayLike | None, step_scale: ArrayLike):
     def init(problem: AffineProblem, z0: Array) -> ExtragradientState:
         lip = problem.lipschitz().astype(z0.dtype)
-        eta = _scaled(step, default_scale / lip, step_scale)
+        eta = _scaled(step, default_scale * _inverse(lip), step_scale)
         return ExtragradientState(
             z0, problem.operator(z0), z0, _count(0), _count(problem.n), eta, lip
         )
@@ -165,7 +183,7 @@ def extragradient(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0)
             z=z, fz=problem.operator(z), k=state.k + 1, oracle=state.oracle + 2 * problem.n
         )
 
-    return Method(_eg_init(0.5, step, step_scale), update, lambda n: 2 * n)
+    return Method(_eg_init(0.5, step, step_scale), update, lambda n: 2 * n, lambda n: 2 * n)
 
 
 def _anchored_update(problem: AffineProblem, state: ExtragradientState, step: Array):
@@ -194,7 +212,7 @@ def eag_c(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) -> Meth
         del key
         return _anchored_update(problem, state, state.step)
 
-    return Method(_eg_init(1.0 / 8.0, step, step_scale), update, lambda n: 2 * n)
+    return Method(_eg_init(1.0 / 8.0, step, step_scale), update, lambda n: 2 * n, lambda n: 2 * n)
 
 
 def eag_v(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) -> Method:
@@ -217,7 +235,7 @@ def eag_v(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) -> Meth
         ratio = (k + 2.0) ** 2 / ((k + 1.0) * (k + 3.0))
         return new._replace(step=state.step / (1.0 - a2) * (1.0 - ratio * a2))
 
-    return Method(_eg_init(0.618, step, step_scale), update, lambda n: 2 * n)
+    return Method(_eg_init(0.618, step, step_scale), update, lambda n: 2 * n, lambda n: 2 * n)
 
 
 # --- Loopless variance-reduced extragradient ----------------------------------------------------
@@ -255,7 +273,7 @@ def vr_extragradient(
 
     def init(problem: AffineProblem, z0: Array) -> VREGState:
         prob = jnp.asarray(1.0 / problem.n if p is None else p, z0.dtype)
-        default = 0.99 * jnp.sqrt(prob) / problem.mean_lipschitz().astype(z0.dtype)
+        default = 0.99 * jnp.sqrt(prob) * _inverse(problem.mean_lipschitz().astype(z0.dtype))
         tau = _scaled(step, default, step_scale)
         return VREGState(z0, z0, problem.operator(z0), _count(problem.n), tau, prob, 1.0 - prob)
 
@@ -272,4 +290,4 @@ def vr_extragradient(
         oracle = state.oracle + 2 + jnp.where(refresh, problem.n, 0)
         return state._replace(z=z, w=w, fw=fw, oracle=oracle)
 
-    return Method(init, update, lambda n: 2)
+    return Method(init, update, lambda n: 2, lambda n: n + 2)

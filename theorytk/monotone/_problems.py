@@ -143,7 +143,9 @@ class AffineProblem(eqx.Module):
             raise ValueError(f"solution must have shape ({b.shape[0]},), got {self.solution.shape}")
         if not (isinstance(self.residual_step, int | float) and self.residual_step > 0):
             raise ValueError(f"residual_step must be a number > 0, got {self.residual_step!r}")
-        if is_concrete(b):
+        if is_concrete(b) and is_concrete(self.offset):
+            if not (np.all(np.isfinite(np.asarray(b))) and np.all(np.isfinite(self.offset))):
+                raise ValueError("F(z) = B z + c needs finite B and c, got NaN or inf entries")
             smallest = float(np.linalg.eigvalsh((np.asarray(b) + np.asarray(b).T) / 2)[0])
             scale = max(float(np.abs(np.asarray(b)).max()), 1e-300)
             if smallest < -_MONOTONE_TOL * scale * b.shape[0]:

@@ -18,7 +18,7 @@ from jaxtyping import Array, Float
 
 from .. import sweep
 from .._validation import check_integer, check_scalar
-from ._methods import Method
+from ._methods import COUNT_LIMIT, Method
 from ._problems import AffineProblem
 
 DIVERGENCE_FACTOR = 1e6
@@ -28,13 +28,18 @@ MethodFactory = Callable[[Mapping[str, Any]], Method]
 
 
 class RunData(NamedTuple):
-    """What the steps of a run read: the problem, the key, the target, the budget, r_0."""
+    """What the steps of a run read: the problem, the key, the target, the budget, r_0.
+
+    `valid` is False for a point whose traced parameters lie outside the model's domain: it
+    stops at once and reports NaN metrics with status INVALID.
+    """
 
     problem: AffineProblem
     key: Array
     eps: Array
     budget: Array
     initial: Array
+    valid: Array
 
 
 def start_point(problem: AffineProblem) -> Float[Array, " d"]:
@@ -45,6 +50,31 @@ def start_point(problem: AffineProblem) -> Float[Array, " d"]:
 def step_budget(method: Method, n: int, max_epochs: float) -> int:
     """Updates enough to spend `max_epochs * n` oracle calls at the method's cheapest update."""
     return int(max_epochs * n // max(method.min_cost(n), 1)) + 2
+
+
+def check_budget(method: Method, n: int, max_epochs: float) -> None:
+    """ValueError unless a run's counts fit their int32 counters.
+
+    A run stops at the first check after max_epochs * n calls, so its count can reach
+    max_epochs * n + (the dearest update) + (the calls of `init`), at most
+    max_epochs * n + 2 max_cost(n).
+    """
+    overshoot = 2 * method.max_cost(n)
+    if max_epochs * n + overshoot > COUNT_LIMIT:
+        largest = (COUNT_LIMIT - overshoot) / n
+        raise ValueError(
+            f"max_epochs must be <= {largest:.4g} for n = {n} (oracle calls are counted in "
+            f"int32, at most {COUNT_LIMIT}), got {max_epochs!r}"
+        )
+
+
+def check_start(problem: AffineProblem, z0: Array | None) -> None:
+    """ValueError unless z0 is None or a real array of shape (problem.dim,)."""
+    if z0 is None:
+        return
+    shape = getattr(z0, "shape", None)
+    if shape != (problem.dim,):
+        raise ValueError(f"z0 must have shape ({problem.dim},) (the problem's dim), got {shape}")
 
 
 def solve_loop(
@@ -75,14 +105,18 @@ def solve_loop(
     check_integer("n", n)
     check_scalar("eps", eps, "> 0", lambda e: e > 0)
     check_scalar("max_epochs", max_epochs, "> 0", lambda e: e > 0)
+    check_budget(make_method({}), n, max_epochs)
     budget = step_budget(make_method({}), n, max_epochs)
 
     def init(params: Mapping[str, Any], key: Array) -> tuple[RunData, Any]:
         problem = make_problem(params, jax.random.fold_in(key, 0))
         z0 = start_point(problem)
         state = make_method(params).init(problem, z0)
-        data = RunData(problem, key, jnp.asarray(eps), jnp.asarray(max_epochs * n), None)
-        return data._replace(initial=problem.residual(z0)), state
+        budget = jnp.asarray(max_epochs * n)
+        data = RunData(
+            problem, key, jnp.asarray(eps), budget, problem.residual(z0), jnp.asarray(True)
+        )
+        return data, state
 
     def step(data: RunData, state: Any, t: Array) -> Any:
         key = jax.random.fold_in(data.key, t + 1)
@@ -90,7 +124,8 @@ def solve_loop(
 
     def stopped(data: RunData, state: Any) -> Array:
         residual = data.problem.residual(state.z)
-        return (residual <= data.eps) | (state.oracle >= data.budget) | _diverged(data, residual)
+        budget = state.oracle >= data.budget
+        return (residual <= data.eps) | budget | _diverged(data, residual) | ~data.valid
 
     def finish(data: RunData, result: sweep.LoopResult) -> dict[str, Array]:
         return run_metrics(data, result.state)
@@ -112,14 +147,16 @@ def run_metrics(data: RunData, state: Any) -> dict[str, Array]:
         _diverged(data, residual),
         sweep.Status.DIVERGED,
         jnp.where(converged, sweep.Status.OK, sweep.Status.BUDGET),
-    ).astype(jnp.int8)
+    )
     safe = {k: jnp.where(jnp.isfinite(v), v, jnp.inf) for k, v in metrics.items()}
-    return {
+    out = {
         **safe,
         "epochs": state.oracle.astype(residual.dtype) / data.problem.n,
         "converged": converged.astype(residual.dtype),
-        "status": status,
     }
+    out = {k: jnp.where(data.valid, v, jnp.nan) for k, v in out.items()}
+    out["status"] = jnp.where(data.valid, status, sweep.Status.INVALID).astype(jnp.int8)
+    return out
 
 
 class Solution(NamedTuple):
@@ -149,8 +186,12 @@ def solve(
         key: PRNG key for the method's sampling.
         eps: residual tolerance, > 0.
         max_epochs: oracle budget in epochs, > 0.
-        z0: start point (default `start_point(problem)`).
+        z0: start point (default `start_point(problem)`), shape (problem.dim,).
     """
+    check_scalar("eps", eps, "> 0", lambda e: e > 0)
+    check_scalar("max_epochs", max_epochs, "> 0", lambda e: e > 0)
+    check_budget(method, problem.n, max_epochs)
+    check_start(problem, z0)
     return _solve(problem, method, key, eps, max_epochs, z0)
 
 
@@ -213,12 +254,19 @@ def trace(
         key: PRNG key (update t draws `fold_in(key, t + 1)`, as in `solve`).
         updates: number of updates, a multiple of `record_every` (static).
         record_every: updates between records (static).
-        z0: start point (default `start_point(problem)`).
+        z0: start point (default `start_point(problem)`), shape (problem.dim,).
     """
     check_integer("record_every", record_every)
     check_integer("updates", updates, least=0)
     if updates % record_every:
         raise ValueError(f"updates ({updates}) must be a multiple of record_every ({record_every})")
+    largest = (COUNT_LIMIT - method.max_cost(problem.n)) // max(method.max_cost(problem.n), 1)
+    if updates > largest:
+        raise ValueError(
+            f"updates must be <= {largest} for this method at n = {problem.n} (oracle calls "
+            f"are counted in int32, at most {COUNT_LIMIT}), got {updates}"
+        )
+    check_start(problem, z0)
     return _trace(problem, method, key, updates, record_every, z0)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import equinox as eqx
+import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
 from .. import sweep
@@ -20,7 +21,7 @@ from ._generators import (
 )
 from ._methods import Method, eag_c, eag_v, extragradient, halpern, vr_extragradient
 from ._problems import AffineProblem
-from ._run import run_metrics, solve_loop
+from ._run import check_budget, run_metrics, solve_loop
 from ._vr_halpern import inexact_vr_halpern, vr_halpern
 
 
@@ -98,12 +99,25 @@ class RunConfig(eqx.Module):
         check_integer("d", self.d)
         check_scalar("eps", self.eps, "> 0", lambda e: e > 0)
         check_scalar("max_epochs", self.max_epochs, "> 0", lambda e: e > 0)
+        check_budget(METHODS[self.method](), self.n, self.max_epochs)
         check_scalar("condition", self.condition, ">= 1", lambda c: c >= 1)
         check_scalar("heterogeneity", self.heterogeneity, ">= 0", lambda h: h >= 0)
 
 
+DOMAIN = {
+    "heterogeneity": sweep.NONNEGATIVE,
+    "step_scale": sweep.POSITIVE,
+    "condition": sweep.Constraint(">= 1", lambda v: v >= 1),
+}
+"""The allowed values of `simulate`'s params (grid values are checked before tracing)."""
+
+
 def make_loop(config: RunConfig) -> sweep.Loop:
-    """The `sweep.Loop` of `simulate` for this configuration."""
+    """The `sweep.Loop` of `simulate` for this configuration.
+
+    A point whose traced params lie outside `DOMAIN` stops at once with NaN metrics and
+    status INVALID.
+    """
 
     def make_problem(params: Mapping[str, Any], key: Array) -> AffineProblem:
         return PROBLEMS[config.problem](params, key, config)
@@ -115,21 +129,22 @@ def make_loop(config: RunConfig) -> sweep.Loop:
         make_problem, make_method, n=config.n, eps=config.eps, max_epochs=config.max_epochs
     )
 
+    def init(params: Mapping[str, Any], key: Array) -> tuple[Any, Any]:
+        data, state = loop.init(params, key)
+        return data._replace(valid=sweep.valid_params(DOMAIN, params)), state
+
     def finish(data: Any, result: sweep.LoopResult) -> dict[str, Array]:
         metrics = run_metrics(data, result.state)
         problem = data.problem
-        metrics["lipschitz"] = problem.lipschitz()
-        metrics["mean_lipschitz"] = problem.mean_lipschitz()
+        nan = jnp.where(data.valid, 0.0, jnp.nan)
+        metrics["lipschitz"] = problem.lipschitz() + nan
+        metrics["mean_lipschitz"] = problem.mean_lipschitz() + nan
         return metrics
 
-    return loop._replace(finish=finish)
+    return loop._replace(init=init, finish=finish)
 
 
-@sweep.domain(
-    heterogeneity=sweep.NONNEGATIVE,
-    step_scale=sweep.POSITIVE,
-    condition=sweep.Constraint(">= 1", lambda v: v >= 1),
-)
+@sweep.domain(**DOMAIN)
 @sweep.refillable(make_loop)
 def simulate(params: Mapping[str, ArrayLike], key: Array, *, config: RunConfig) -> dict[str, Array]:
     """Epochs to reach residual <= eps (or the residual at the budget) of one method on one problem.

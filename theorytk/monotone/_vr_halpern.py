@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike
 
-from ._methods import Method, _count, _scaled
+from ._methods import Method, _count, _inverse, _scaled
 from ._problems import AffineProblem
 
 
@@ -51,12 +51,17 @@ def vr_halpern(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) ->
     g_k = g_{k-1} + (1/b) sum_{i in S_k} (F_i(x_k) - F_i(x_{k-1})) over b = floor(sqrt(n))
     components drawn without replacement (2b calls); p_k = `refresh_probability`. Oracle
     complexity O(n + sqrt(n) L / eps) for F cocoercive on average with constant L.
-    Default eta = step_scale / beta_avg, beta_avg = `problem.mean_cocoercivity()` (a choice:
-    the authors tune eta per problem, 5/||A||_F and 0.3 in their scripts).
+    Default eta = step_scale / beta_avg, beta_avg = `problem.mean_cocoercivity()`; where F is
+    not cocoercive on average (beta_avg = inf: games, the authors' quadratic, any skew part)
+    eta = step_scale / L_avg, the Lipschitz case, outside the cocoercive theory (a choice: the
+    authors tune eta per problem, 5/||A||_F on their game, where ||A||_F is about L_avg, and
+    0.3 on their quadratic).
     """
 
     def init(problem: AffineProblem, z0: Array) -> VRHalpernState:
-        default = 1.0 / problem.mean_cocoercivity().astype(z0.dtype)
+        beta = problem.mean_cocoercivity().astype(z0.dtype)
+        lip = problem.mean_lipschitz().astype(z0.dtype)
+        default = jnp.where(jnp.isfinite(beta), _inverse(beta), _inverse(lip))
         eta = _scaled(step, default, step_scale)
         zero = jnp.zeros_like(z0)
         return VRHalpernState(z0, z0, z0, zero, _count(0), _count(0), eta)
@@ -80,7 +85,9 @@ def vr_halpern(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) ->
             oracle=state.oracle + jnp.where(full, n, 2 * b),
         )
 
-    return Method(init, update, lambda n: min(n, 2 * batch_size(n)))
+    return Method(
+        init, update, lambda n: min(n, 2 * batch_size(n)), lambda n: max(n, 2 * batch_size(n))
+    )
 
 
 class InexactHalpernState(NamedTuple):
@@ -142,7 +149,7 @@ def inexact_vr_halpern(
     def init(problem: AffineProblem, z0: Array) -> InexactHalpernState:
         n = problem.n
         lip = problem.mean_lipschitz().astype(z0.dtype)
-        eta = _scaled(step, jnp.sqrt(float(n)) / lip, step_scale)
+        eta = _scaled(step, jnp.sqrt(float(n)) * _inverse(lip), step_scale)
         prob = jnp.asarray(1.0 / n, z0.dtype)
         default_inner = jnp.sqrt(prob * (1.0 - prob)) / (1.0 + eta * lip)
         gamma = default_inner if inner_step is None else jnp.asarray(inner_step) + 0 * eta
@@ -195,4 +202,4 @@ def inexact_vr_halpern(
             oracle=s.oracle + 2 + jnp.where(evaluate, n, 0),
         )
 
-    return Method(init, update, lambda n: 2)
+    return Method(init, update, lambda n: 2, lambda n: n + 2)

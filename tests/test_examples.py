@@ -1,0 +1,48 @@
+"""Every script in examples/ runs at its small size, passes its own comparison against
+theory (its last line is `check passed: ...`) and writes its figure."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_"))
+# Examples whose small size still takes more than ~30 s of CPU: run with `pytest -m slow`.
+SLOW: set[str] = set()
+
+
+def test_there_are_at_least_twelve_examples():
+    assert len(EXAMPLES) >= 12, [p.name for p in EXAMPLES]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in SLOW else [])
+        for p in EXAMPLES
+    ],
+)
+def test_example_runs_and_its_check_holds(path: Path, tmp_path: Path):
+    env = dict(os.environ)
+    env["THEORYTK_EXAMPLES_SMALL"] = "1"
+    env["THEORYTK_EXAMPLES_OUT"] = str(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["MPLBACKEND"] = "Agg"
+    proc = subprocess.run(
+        [sys.executable, str(path)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("check passed: "), proc.stdout[-2000:]
+    figures = list(tmp_path.glob("*.png"))
+    assert figures, f"{path.name} wrote no PNG into THEORYTK_EXAMPLES_OUT"
