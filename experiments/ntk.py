@@ -78,6 +78,7 @@ def width_exponent(mean: xr.Dataset, var: str, depth: int) -> fit.PowerLawFit | 
         at[var].values,
         sigma=at[f"{var}_sem"].values,
         with_constant=False,
+        space="linear",
     )
 
 
@@ -157,7 +158,7 @@ def _exponent_text(result: fit.PowerLawFit | None) -> str:
     if result is None:
         return "not fitted (fewer than 3 widths with a standard error)"
     lower, upper = (float(np.asarray(v)[1]) for v in result.ci(0.95))
-    return f"width^{-float(result.b):.3f} (95% CI [{-upper:.3f}, {-lower:.3f}])"
+    return f"width^{-float(result.b):.3f} (95% CI [{-upper:.3f}, {-lower:.3f}]; {result.estimator})"
 
 
 def summary(
