@@ -144,11 +144,15 @@ def _figure(mean: xr.Dataset, B: np.ndarray, lr_opt: np.ndarray, law, gamma, opt
         (b_line, t * b_line, f"T = lr/B = {t:.2g}", {"color": "white", "lw": 0.8})
         for t in temperatures[1:-1]
     ]
-    lines.append((B, lr_opt, "measured lr_opt", {"marker": "o", "ls": "none", "color": "red"}))
+    lines.append((B, lr_opt, "measured optimal lr", {"marker": "o", "ls": "none", "color": "red"}))
     fitted = float(law.a) * b_line ** (-float(law.b))
     lines.append(
-        (b_line, fitted, f"fit lr_opt ~ B^{gamma[0]:.2f} [{gamma[1]:.2f}, {gamma[2]:.2f}]")
+        (b_line, fitted, f"fit optimal lr ~ B^{gamma[0]:.2f} [{gamma[1]:.2f}, {gamma[2]:.2f}]")
     )
+    mean = mean.copy()
+    mean["train_loss"].attrs["long_name"] = "final training loss (seed mean)"
+    mean["B"].attrs["long_name"] = "batch size B"
+    mean["lr"].attrs["long_name"] = "learning rate lr"
     return plot.phase_diagram(
         mean,
         "train_loss",

@@ -100,6 +100,11 @@ def figure(
     mean: xr.Dataset, exponent: fit.PowerLawFit | None, depth: int, config: NTKRegimeTask, path: Any
 ) -> None:
     """Phase diagrams of the deviation and the change, and the width scaling at `depth`."""
+    mean = mean.copy()
+    mean["ntk_deviation"].attrs["long_name"] = "relative NTK deviation from the analytic NTK"
+    mean["ntk_change"].attrs["long_name"] = "relative NTK change under gradient descent"
+    mean["width"].attrs["long_name"] = "hidden width"
+    mean["depth"].attrs["long_name"] = "depth (hidden layers)"
     fig = Figure(figsize=(18, 5.4), layout="constrained")
     axes = fig.subplots(1, 3)
     lines = _ratio_lines(mean)

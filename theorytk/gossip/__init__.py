@@ -40,6 +40,7 @@ from ._dadao import (
     invariant,
 )
 from ._graphs import (
+    GRAPH_NAMES,
     check_graph,
     complete,
     degrees,
@@ -48,6 +49,7 @@ from ._graphs import (
     hypercube,
     is_connected,
     jointly_connected,
+    named_graph,
     one_peer_hypercube,
     random_geometric,
     ring,
@@ -76,9 +78,12 @@ from ._model import (
     METHODS,
     DigitsConfig,
     QuadraticConfig,
+    digits_curves,
     digits_problems,
     digits_simulate,
     named_mixing,
+    quadratic_loop,
+    quadratic_rounds,
     quadratic_simulate,
     quadratic_theory,
     topology_family,
@@ -107,6 +112,7 @@ from ._srrw import (
     srrw_variance,
     srrw_walk,
     token_sgd,
+    token_simulate,
 )
 from ._variance import AUTHORS_EPS, correct_variance, tensor_variance, variance_corrected_gossip
 
@@ -116,9 +122,12 @@ __all__ = [
     "METHODS",
     "DigitsConfig",
     "QuadraticConfig",
+    "digits_curves",
     "digits_problems",
     "digits_simulate",
     "named_mixing",
+    "quadratic_loop",
+    "quadratic_rounds",
     "quadratic_simulate",
     "quadratic_theory",
     "topology_family",
@@ -153,6 +162,8 @@ __all__ = [
     "hypercube",
     "is_connected",
     "jointly_connected",
+    "named_graph",
+    "GRAPH_NAMES",
     "lazy",
     "max_degree",
     "metropolis_hastings",
@@ -202,4 +213,5 @@ __all__ = [
     "srrw_variance",
     "srrw_walk",
     "token_sgd",
+    "token_simulate",
 ]
