@@ -32,6 +32,8 @@ EXPERIMENTS = {
     "lr_batch": "experiments.lr_batch",
     "gossip": "experiments.gossip",
     "halpern": "experiments.halpern",
+    "halpern_authors": "experiments.halpern_authors",
+    "halpern_scaling": "experiments.halpern_scaling",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",
