@@ -9,7 +9,7 @@ Then VR-Halpern's epochs to 1e-3 at its best scale are measured at n = 100, 316,
 their log-log slope (OLS over all runs) is printed. Epochs count every oracle call (one
 component = 1/n epoch); the ratio printed last is best deterministic / VR-Halpern epochs.
 
-    python benchmarks/halpern_oracles.py [--budget 20000]
+    python benchmarks/halpern_oracles.py [--budget 4000]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def search(n: int, budget: float) -> dict[str, tuple[float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=float, default=20000.0)
+    parser.add_argument("--budget", type=float, default=4000.0)
     budget = parser.parse_args().budget
     best = search(1000, budget)
     print(f"n = 1000, epochs to 1e-3 (median of {SEEDS} seeds) at the best step_scale:")
