@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -155,8 +155,15 @@ def load_experiment(name: str) -> Any:
 QUICK_TIMES = "10-80 s per experiment on 2 CPU cores"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors (a bad option, a non-integer --seeds, ...) in one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"phase_diagram: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m experiments.phase_diagram",
         description="Sweep a model's theory and simulation over a grid and draw the phase diagram.",
     )
