@@ -7,10 +7,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+import scipy.stats
 import xarray as xr
 
 from experiments._spec import (
@@ -156,8 +157,22 @@ def with_ratio_axis(ds: xr.Dataset, dim: str, unit: int, name: str, long_name: s
     return ds.swap_dims({dim: name})
 
 
-def power_law(x: np.ndarray, y: Any, sem: Any) -> tuple[float, float, float] | None:
-    """(exponent, 95% low, 95% high) of y ~ x^exponent over finite points, or None (< 3)."""
+class Exponent(NamedTuple):
+    """A fitted exponent with its 95% interval and the estimator that produced it."""
+
+    value: float
+    low: float
+    high: float
+    estimator: str
+
+
+def power_law(x: np.ndarray, y: Any, sem: Any) -> Exponent | None:
+    """The exponent of y ~ x^exponent over the finite points with y > 0 (None if < 3).
+
+    With per-point standard errors `sem`: least squares weighted by 1 / sem^2 (linear
+    space; the weights follow the noise on every scale). Without: log space, regression of
+    log y on log x, so that each decade of y counts alike (`fit.fit_power_law`'s `space`).
+    """
     y = np.asarray(y, dtype=float)
     sigma = None if sem is None else np.asarray(sem, dtype=float)
     keep = np.isfinite(y) & (y > 0)
@@ -170,14 +185,72 @@ def power_law(x: np.ndarray, y: Any, sem: Any) -> tuple[float, float, float] | N
         y[keep],
         sigma=None if sigma is None else sigma[keep],
         with_constant=False,
+        space="log" if sigma is None else "linear",
     )
     lower, upper = result.ci(0.95)
-    return -float(result.b), -float(upper[1]), -float(lower[1])
+    return Exponent(-float(result.b), -float(upper[1]), -float(lower[1]), result.estimator)
 
 
-def format_exponent(exponent: tuple[float, float, float] | None) -> str:
-    """An exponent of `power_law` with its 95% interval, for a summary line."""
+def local_power_laws(x: np.ndarray, y: Any) -> list[tuple[float, float, Exponent]]:
+    """Log-space exponents of y ~ x^exponent per decade of x (`fit.local_exponents`), each
+    (x_low, x_high, exponent); empty when fewer than 3 finite points with y > 0."""
+    y = np.asarray(y, dtype=float)
+    keep = np.isfinite(y) & (y > 0)
+    if keep.sum() < 3:
+        return []
+    windows = fit.local_exponents(np.asarray(x, float)[keep], y[keep], space="log")
+    out = []
+    for window in windows:
+        lower, upper = window.fit.ci(0.95)
+        exponent = Exponent(
+            -float(window.fit.b), -float(upper[1]), -float(lower[1]), window.fit.estimator
+        )
+        out.append((window.x_low, window.x_high, exponent))
+    return out
+
+
+def end_slopes(x: np.ndarray, y: Any) -> tuple[Exponent, Exponent, Exponent] | None:
+    """A log-log fit with a curvature term: log y = c0 + c1 u + c2 u^2, u = log x - mean.
+
+    Returns the local exponents d log y / d log x at the smallest and the largest x, and the
+    curvature 2 c2 (how fast the exponent changes per e-fold of x), each with its 95%
+    Student-t interval (least squares in log space, m - 3 degrees of freedom); None with
+    fewer than 4 finite points with y > 0. A curvature interval that excludes 0 says the
+    log-log curve bends.
+    """
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    keep = np.isfinite(y) & (y > 0)
+    if keep.sum() < 4:
+        return None
+    u = np.log(x[keep]) - np.log(x[keep]).mean()
+    design = np.stack([np.ones_like(u), u, u**2], axis=1)
+    coef, *_ = np.linalg.lstsq(design, np.log(y[keep]), rcond=None)
+    dof = int(keep.sum()) - 3
+    residual = np.log(y[keep]) - design @ coef
+    cov = residual @ residual / dof * np.linalg.inv(design.T @ design)
+    q = float(scipy.stats.t.ppf(0.975, dof))
+    out = []
+    for gradient in ([0.0, 1.0, 2 * u.min()], [0.0, 1.0, 2 * u.max()], [0.0, 0.0, 2.0]):
+        g = np.asarray(gradient)
+        value, se = float(g @ coef), float(np.sqrt(g @ cov @ g))
+        out.append(Exponent(value, value - q * se, value + q * se, "log-space LS, quadratic"))
+    return out[0], out[1], out[2]
+
+
+def format_exponent(exponent: Exponent | None) -> str:
+    """An exponent of `power_law` with its 95% interval and estimator, for a summary line."""
     if exponent is None:
         return "? (too few points)"
-    value, low, high = exponent
-    return f"{value:.3f} [95% CI {low:.3f}, {high:.3f}]"
+    return (
+        f"{exponent.value:.3f} [95% CI {exponent.low:.3f}, {exponent.high:.3f}; "
+        f"{exponent.estimator}]"
+    )
+
+
+def format_local(windows: list[tuple[float, float, Exponent]], name: str = "x") -> str:
+    """Per-window exponents of `local_power_laws`, e.g. "P 128-1024: -0.45 [-0.5, -0.4]"."""
+    return "; ".join(
+        f"{name} {low:g}-{high:g}: {e.value:.3f} [{e.low:.3f}, {e.high:.3f}]"
+        for low, high, e in windows
+    )

@@ -389,8 +389,10 @@ def sgd_noise_settings(quick: bool) -> dict:
 
 def sgd_noise_axes(quick: bool) -> dict[str, np.ndarray]:
     return {
-        "alpha": 2.0 ** np.linspace(-8, 12, 5 if quick else 9),
-        "T": np.geomspace(1e-4, 1e-1, 4 if quick else 7),
+        # quick: the cells that finish within the quick budget (at T <= 1e-3 the feature and
+        # intermediate regimes need more steps, at alpha = 2^-8 large T diverges)
+        "alpha": 2.0 ** np.linspace(-4, 12, 5) if quick else 2.0 ** np.linspace(-8, 12, 9),
+        "T": np.geomspace(3e-3, 1e-1, 4) if quick else np.geomspace(1e-4, 1e-1, 7),
         "T_lazy": np.geomspace(1e-4, 1e-2, 3) if quick else np.geomspace(3e-5, 1e-2, 6),
     }
 
@@ -445,7 +447,7 @@ def sgd_noise_cost(run: Run) -> Cost:
     d = max(s["d"], 64)  # the digits have 64 pixels
     params = d * s["width"] + (s["depth"] - 1) * s["width"] ** 2 + s["width"]
     step = s["batch"] * params
-    diagram = points(run, "alpha", "T") * (4_000 if run.quick else 60_000) * step
+    diagram = points(run, "alpha", "T") * (8_000 if run.quick else 60_000) * step
     sizes = np.asarray(s["P"], float)
     lazy_steps = np.maximum(
         30_000, 4000 / (s["alpha"] * run.axes["T_lazy"].min()) * (sizes / 1024) ** 1.7

@@ -78,6 +78,7 @@ def width_exponent(mean: xr.Dataset, var: str, depth: int) -> fit.PowerLawFit | 
         at[var].values,
         sigma=at[f"{var}_sem"].values,
         with_constant=False,
+        space="linear",
     )
 
 
@@ -99,6 +100,11 @@ def figure(
     mean: xr.Dataset, exponent: fit.PowerLawFit | None, depth: int, config: NTKRegimeTask, path: Any
 ) -> None:
     """Phase diagrams of the deviation and the change, and the width scaling at `depth`."""
+    mean = mean.copy()
+    mean["ntk_deviation"].attrs["long_name"] = "relative NTK deviation from the analytic NTK"
+    mean["ntk_change"].attrs["long_name"] = "relative NTK change under gradient descent"
+    mean["width"].attrs["long_name"] = "hidden width"
+    mean["depth"].attrs["long_name"] = "depth (hidden layers)"
     fig = Figure(figsize=(18, 5.4), layout="constrained")
     axes = fig.subplots(1, 3)
     lines = _ratio_lines(mean)
@@ -157,7 +163,7 @@ def _exponent_text(result: fit.PowerLawFit | None) -> str:
     if result is None:
         return "not fitted (fewer than 3 widths with a standard error)"
     lower, upper = (float(np.asarray(v)[1]) for v in result.ci(0.95))
-    return f"width^{-float(result.b):.3f} (95% CI [{-upper:.3f}, {-lower:.3f}])"
+    return f"width^{-float(result.b):.3f} (95% CI [{-upper:.3f}, {-lower:.3f}]; {result.estimator})"
 
 
 def summary(

@@ -136,6 +136,9 @@ def figure(mean: xr.Dataset, path: object) -> None:
     for family, (label, _) in FAMILIES.items():
         at = mean.sel(family=family).dropna("depth", subset=["error"])
         colour = COLOURS[family]
+        last = int(at["depth"].max())
+        if last < int(mean["depth"].max()):
+            label = f"{label}; ends at L = {last} (kernel underflows in float64 beyond)"
         ax.errorbar(
             at["depth"], at["error"], yerr=at["error_sem"], fmt="o-", ms=4, color=colour,
             label=label, capsize=2,

@@ -104,6 +104,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     mean["test_error_theory"].attrs["long_name"] = "test error (closed form)"
     mean["dw_norm"].attrs["long_name"] = "alpha ||w - w0||"
     mean["alpha_T"].attrs["long_name"] = "alpha T"
+    mean["P"].attrs["long_name"] = "training set size P"
     critical = crossover(mean, gd_mean)
     combined = sgd.assign(
         {f"gd_{name}": gd[name] for name in ("dw1", "dw_perp", "test_error_theory", "steps")}
@@ -161,7 +162,7 @@ def draw(
 ) -> None:
     """One row per chi: test error map, alpha ||w - w0|| map (with T_c), scaling panel."""
     chis = mean["chi"].values
-    fig, axes = plt.subplots(len(chis), 3, figsize=(17, 4.6 * len(chis)), squeeze=False)
+    fig, axes = plt.subplots(len(chis), 3, figsize=(19, 4.6 * len(chis)), squeeze=False)
     sizes = mean["P"].values
     for row, chi in enumerate(chis):
         label = f"$T_c$: $w_1$ = {TC_FACTOR:g} $w_1^{{GD}}$"
@@ -221,10 +222,10 @@ def scaling_panel(
     ax.plot(sizes, reference, "k:", label=rf"$P^{{{predicted:.3g}}}$ (GD prediction)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("P")
+    ax.set_xlabel("training set size P")
     ax.set_ylabel("alpha = 1 units")
     ax.set_title(f"chi = {chi:g}: scaling with P")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
 def summary(mean: xr.Dataset, fits: list[dict], settings: dict, paths: list) -> str:

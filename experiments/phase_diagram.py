@@ -6,6 +6,9 @@
 
 Files go to --out (default `results/`): NAME.png, NAME.zarr and NAME.nc, and the
 resumable progress of the simulation sweeps in `checkpoints/` (what `--resume` continues).
+Compiled programs are kept in JAX's persistent compilation cache, `COMPILE_CACHE`
+($XDG_CACHE_HOME/theorytk/jax, by default ~/.cache/theorytk/jax), so a second run of an
+experiment skips compilation; `--no-compile-cache` turns it off.
 
 The command line is parsed and checked against the experiment's spec (`experiments._specs`:
 axes, settings, their domains, and an estimate of the run's memory and work) before JAX is
@@ -41,6 +44,10 @@ EXPERIMENTS = {
     "krr_digits": "experiments.krr_digits",
     "lr_batch": "experiments.lr_batch",
     "gossip": "experiments.gossip",
+    "dfedsam": "experiments.dfedsam",
+    "vanishing_variance": "experiments.vanishing_variance",
+    "dadao": "experiments.dadao",
+    "srrw": "experiments.srrw",
     "halpern": "experiments.halpern",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
@@ -50,6 +57,9 @@ EXPERIMENTS = {
     "sgd_noise": "experiments.sgd_noise",
 }
 DEFAULT = "ridge"
+COMPILE_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "theorytk" / "jax"
+)
 MAX_NUM = 100_000  # values per --grid axis
 
 
@@ -187,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help=f"do not keep compiled programs in {COMPILE_CACHE} (JAX's persistent cache)",
+    )
+    parser.add_argument(
         "--grid",
         action="append",
         default=[],
@@ -234,6 +249,10 @@ def compute(args: argparse.Namespace, argv: list[str], run: Run) -> int:
 
     from experiments._experiment import Options, provenance
     from theorytk import sweep
+
+    if not (args.no_compile_cache or jax.config.jax_compilation_cache_dir):
+        jax.config.update("jax_compilation_cache_dir", str(COMPILE_CACHE))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
     options = Options(
         args.out,

@@ -28,6 +28,8 @@ from experiments._experiment import (
     Options,
     experiment,
     format_exponent,
+    format_local,
+    local_power_laws,
     power_law,
     run_simulation,
     save_both,
@@ -96,7 +98,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
 def diagram(data: str, axes: dict, settings: dict, options: Options) -> xr.Dataset:
     size = int(settings["diagram_P"])
     grid = sweep.Grid(T=axes["T"], alpha=axes["alpha"], P=[size], seed=range(options.seeds))
-    budget = 4_000 if options.quick else 60_000
+    budget = 8_000 if options.quick else 60_000
     task = config(settings, data, size, budget)
     ds = run_simulation(perceptron.simulate_network, grid, options, f"{NAME}_{data}", config=task)
     return ds.isel(P=0, drop=True)
@@ -138,6 +140,23 @@ def critical(ds: xr.Dataset, settings: dict) -> dict:
         for level in settings[key]:
             tc = perceptron.level_temperatures(mean[name].values, T, level)
             levels[(name, level)] = (tc, power_law(sizes, tc, None))
+    # The noise-induced weight change: dw_rel minus its value at the smallest T (the T -> 0
+    # reference), seed by seed, with the standard error of the seed mean.
+    excess = per_seed["dw_rel"] - per_seed["dw_rel"].isel(T=0)
+    n_ok = excess.count("seed")
+    excess_mean = excess.mean("seed")
+    excess_sem = excess.std("seed", ddof=1) / np.sqrt(n_ok)
+    noise_levels = {}
+    rows = np.arange(sizes.size, dtype=float)
+    for level in settings["dw_levels"]:
+        # interpolated linearly in the excess (it starts at 0) and in log T
+        def crossing(curve: xr.DataArray, level: float = level) -> np.ndarray:
+            return fit.critical_line(rows, T, curve.values, level)
+
+        tc = crossing(excess_mean)
+        # the crossings of mean +- sem bracket T_c (an upper curve crosses at a lower T)
+        low, high = crossing(excess_mean + excess_sem), crossing(excess_mean - excess_sem)
+        noise_levels[level] = (tc, low, high, power_law(sizes, tc, None))
     collapse = perceptron.collapse_exponent(
         per_seed["dw_rel"].values, T, sizes, floor=settings["collapse_floor"]
     )
@@ -145,6 +164,8 @@ def critical(ds: xr.Dataset, settings: dict) -> dict:
     plateau = fit.critical_line(sizes, T, ratio.values, TC_FACTOR)
     return {
         "levels": levels,
+        "noise_levels": noise_levels,
+        "baseline": (mean["dw_rel"].isel(T=0), excess_sem.isel(T=-1)),
         "collapse": collapse,
         "plateau": (plateau, power_law(sizes, plateau, None)),
         "mean": mean,
@@ -179,6 +200,10 @@ def merge(diagrams: dict, scalings: dict, results: dict, settings: dict) -> xr.D
         dims = (f"{data}_lazy_P",)
         for (name, level), (tc, _) in result["levels"].items():
             combined[f"{data}_T_c_{name}_{level:g}"] = (dims, tc)
+        for level, (tc, low, high, _) in result["noise_levels"].items():
+            combined[f"{data}_T_c_dw_noise_{level:g}"] = (dims, tc)
+            combined[f"{data}_T_c_dw_noise_{level:g}_low"] = (dims, low)
+            combined[f"{data}_T_c_dw_noise_{level:g}_high"] = (dims, high)
         combined[f"{data}_T_c_plateau_ratio"] = (dims, result["plateau"][0])
         combined.attrs[f"{data}_collapse_a"] = list(result["collapse"])
     combined.attrs.update({k: str(v) for k, v in settings.items()})
@@ -203,9 +228,28 @@ def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
         for (name, level), (tc, law) in result["levels"].items():
             values = ", ".join(f"{v:.2g}" for v in tc)
             rows.append(f"  {name} = {level:g}: T_c = {values}; T_c ~ P^{format_exponent(law)}")
+            if np.sum(np.isfinite(tc)) >= 6:
+                rows.append(f"    per decade: {format_local(local_power_laws(sizes, tc), 'P')}")
+        baseline = ", ".join(f"{v:.2g}" for v in result["baseline"][0].values)
+        rows.append(
+            f"  noise-induced dw_rel - dw_rel(T = {result['mean']['dw_rel']['T'].values[0]:.2g}) "
+            f"(baseline dw_rel there: {baseline}):"
+        )
+        for level, (tc, low, high, law) in result["noise_levels"].items():
+            values = ", ".join(
+                f"{v:.2g} [{lo:.2g}, {hi:.2g}]" for v, lo, hi in zip(tc, low, high, strict=True)
+            )
+            rows.append(
+                f"  noise part = {level:g}: T_c [+-1 SE] = {values}; T_c ~ P^{format_exponent(law)}"
+            )
+            if np.sum(np.isfinite(tc)) >= 6:
+                rows.append(f"    per decade: {format_local(local_power_laws(sizes, tc), 'P')}")
         a, low, high = result["collapse"]
+        resolved = bool(np.isfinite([a, low, high]).all() and 0 < low <= a <= high)
+        verdict = "" if resolved else " (not resolved: the interval includes 0)"
         rows.append(
             f"  collapse of dw_rel vs T P^a: a = {a:.3f} [95% bootstrap {low:.3f}, {high:.3f}]"
+            f"{verdict}"
         )
         plateau = format_exponent(result["plateau"][1])
         rows.append(f"  (alternative) plateau ratio {TC_FACTOR:g}: T_c ~ P^{plateau}")

@@ -207,6 +207,7 @@ def test_exhausted_budget_is_a_status_and_t_and_eta_parametrise_the_same_run():
         (dict(d=0), "d must"),
         (dict(P=0), "P must"),
         (dict(budget=0), "budget"),
+        (dict(budget=2**31), "budget must be an integer <= 2147483647"),  # int32 step counter
     ],
 )
 def test_bad_configs_are_rejected(kwargs, match):

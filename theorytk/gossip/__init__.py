@@ -40,6 +40,7 @@ from ._dadao import (
     invariant,
 )
 from ._graphs import (
+    GRAPH_NAMES,
     check_graph,
     complete,
     degrees,
@@ -48,6 +49,7 @@ from ._graphs import (
     hypercube,
     is_connected,
     jointly_connected,
+    named_graph,
     one_peer_hypercube,
     random_geometric,
     ring,
@@ -73,9 +75,12 @@ from ._model import (
     METHODS,
     DigitsConfig,
     QuadraticConfig,
+    digits_curves,
     digits_problems,
     digits_simulate,
     named_mixing,
+    quadratic_loop,
+    quadratic_rounds,
     quadratic_simulate,
     quadratic_theory,
     topology_family,
@@ -104,6 +109,7 @@ from ._srrw import (
     srrw_variance,
     srrw_walk,
     token_sgd,
+    token_simulate,
 )
 from ._variance import AUTHORS_EPS, correct_variance, tensor_variance, variance_corrected_gossip
 
@@ -113,9 +119,12 @@ __all__ = [
     "METHODS",
     "DigitsConfig",
     "QuadraticConfig",
+    "digits_curves",
     "digits_problems",
     "digits_simulate",
     "named_mixing",
+    "quadratic_loop",
+    "quadratic_rounds",
     "quadratic_simulate",
     "quadratic_theory",
     "topology_family",
@@ -148,6 +157,8 @@ __all__ = [
     "hypercube",
     "is_connected",
     "jointly_connected",
+    "named_graph",
+    "GRAPH_NAMES",
     "lazy",
     "max_degree",
     "metropolis_hastings",
@@ -196,4 +207,5 @@ __all__ = [
     "srrw_variance",
     "srrw_walk",
     "token_sgd",
+    "token_simulate",
 ]
