@@ -297,8 +297,8 @@ def interrupted(out: Path, name: str, argv: Sequence[str]) -> str:
     """What Ctrl-C leaves: the checkpoints and the command that continues them, or nothing."""
     if not checkpoints(out, name):
         return (
-            f"\ninterrupted: {name} keeps no checkpoints, so nothing was saved; "
-            f"run it again with: {shell_command(argv)}"
+            f"\ninterrupted: nothing was saved ({name} left no checkpoints in "
+            f"{out / 'checkpoints'}); run it again with: {shell_command(argv)}"
         )
     # the same command with --resume (and without --overwrite, which would start over again)
     keep = [a for a in argv if not (a.startswith("--ov") and "--overwrite".startswith(a))]
