@@ -1,6 +1,6 @@
 """Perceptron SGD runs on a 24 x 24 (alpha, T) grid x 4 seeds: one sweep vs a Python loop.
 
-    python benchmarks/perceptron_sweep.py [--P 128] [--lanes 48] [--budget 50000]
+    python benchmarks/perceptron_sweep.py [--P 128] [--lanes 48] [--budget 50000] [--float32]
 
 1. `theorytk.sweep.run` of `perceptron.simulate` (a `sweep.Loop`): the whole grid as one
    chunk, `--lanes` points stepping at a time, a lane refilled with the next point as soon
@@ -9,13 +9,17 @@
    `--chunk-size` points, each running until its slowest point has fitted its data;
 3. a Python loop calling the jitted single-point `simulate` once per point (same keys).
 
-All are timed after a warm-up compile, in the same process (float32), `--repeats` times
-each, interleaved (the median is shown with the range), and must give the same steps and
-weights. Runs end at zero training loss, so their lengths differ by orders of
-magnitude across the grid. The comparison is repeated with every point running exactly
-`--equal-steps` steps (T scaled by 1e-9, so no point fits its data), which isolates the gain
-of vectorising one SGD step. Prints points per second and the speed-ups against the target
->= 10x.
+All are timed after a warm-up compile, in the same process, `--repeats` times each,
+interleaved (the median is shown with the range). In float64 (the default) all three must
+give the same step counts exactly and the same weights to 1e-12. With `--float32` XLA fuses
+the single-point dots of the loop differently from the batched dots of the sweeps, and a
+few chaotic runs amplify that last-bit rounding until their stopping step moves (about 10 of
+2,304 points, by up to a few percent): the two sweeps are then checked against each other
+(same batched arithmetic), and the loop only for its median step count. Runs end at zero
+training loss, so their lengths differ by orders of magnitude across the grid. The
+comparison is repeated with every point running exactly `--equal-steps` steps (T scaled by
+1e-9, so no point fits its data), which isolates the gain of vectorising one SGD step.
+Prints points per second and the speed-ups against the target >= 10x.
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ def compare(
         return {name: out[name] for name in METRICS}
 
     columns = np.meshgrid(*(a.values for a in grid.axes), indexing="ij")
-    values = {a.name: c.ravel().astype(np.float32) for a, c in zip(grid.axes, columns, strict=True)}
+    dtype = np.float64 if jax.config.jax_enable_x64 else np.float32
+    values = {a.name: c.ravel().astype(dtype) for a, c in zip(grid.axes, columns, strict=True)}
 
     def looped() -> dict[str, np.ndarray]:
         outs = [point(values["alpha"][i], values["T"][i], np.uint32(i)) for i in range(grid.size)]
@@ -81,12 +86,30 @@ def compare(
     return {name: (np.array(seconds[name]), results[name]) for name in runs}
 
 
+def check(timings: dict) -> str:
+    """Assert the results agree as far as the precision promises; describe the agreement."""
+    (_, lanes), (_, chunks), (_, loop) = timings.values()
+    differ = int(np.sum(lanes["steps"] != loop["steps"]))
+    if jax.config.jax_enable_x64:
+        for result in (chunks, loop):
+            np.testing.assert_array_equal(lanes["steps"], result["steps"])
+            np.testing.assert_allclose(lanes["dw1"], result["dw1"], rtol=1e-12)
+        return "float64: lanes, chunks and loop give the same step counts (dw1 to 1e-12)"
+    np.testing.assert_array_equal(lanes["steps"], chunks["steps"])
+    np.testing.assert_allclose(lanes["dw1"], chunks["dw1"], rtol=1e-4)
+    median = np.median(loop["steps"]) / np.median(lanes["steps"])
+    np.testing.assert_allclose(median, 1.0, rtol=0.01)
+    return (
+        f"float32: lanes and chunks give the same step counts; {differ} of {loop['steps'].size} "
+        f"differ from the loop (rounding of differently fused dots), median ratio {median:.4f}"
+    )
+
+
 def report(title: str, timings: dict, n_points: int) -> None:
     reference = timings["loop"]
-    for _, result in timings.values():
-        np.testing.assert_array_equal(result["steps"], reference[1]["steps"])
-        np.testing.assert_allclose(result["dw1"], reference[1]["dw1"], rtol=1e-4)
+    agreement = check(timings)
     print(title)
+    print(f"  {agreement}")
     loop = np.median(reference[0])
     for name, (seconds, _) in timings.items():
         median, low, high = np.median(seconds), seconds.min(), seconds.max()
@@ -109,7 +132,9 @@ def main() -> None:
     parser.add_argument("--lanes", type=int, default=sweep.DEFAULT_LANES)
     parser.add_argument("--chunk-size", type=int, default=24, help="of the sweep without lanes")
     parser.add_argument("--repeats", type=int, default=3, help="timings of each, median shown")
+    parser.add_argument("--float32", action="store_true", help="results compared loosely")
     args = parser.parse_args()
+    jax.config.update("jax_enable_x64", not args.float32)
     alphas, temperatures = np.geomspace(0.1, 10.0, 24), np.geomspace(0.1, 100.0, 24)
 
     config = perceptron.PerceptronConfig(

@@ -5,26 +5,49 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
+import scipy.stats
 import xarray as xr
 
+from experiments._spec import (
+    Run,
+    Spec,
+    UsageError,
+    check_positive,
+    check_settings,
+    integer_axis,
+    integer_sizes,
+)
 from theorytk import fit, sweep
 
-
-class UsageError(Exception):
-    """A command line the experiment cannot run: reported in one line, exit code 2."""
+__all__ = [
+    "Experiment",
+    "Options",
+    "UsageError",
+    "check_positive",
+    "check_settings",
+    "experiment",
+    "format_exponent",
+    "integer_axis",
+    "integer_sizes",
+    "power_law",
+    "provenance",
+    "run_simulation",
+    "save_both",
+    "with_ratio_axis",
+]
 
 
 @dataclass(frozen=True)
 class Options:
     """Run options shared by all experiments (from the command line).
 
-    `settings` holds the experiment's static settings (`Experiment.settings`) with the
+    `settings` holds the experiment's static settings (`Spec.settings`) with the
     command line's `--set NAME=VALUE` overrides applied.
     """
 
@@ -37,28 +60,26 @@ class Options:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
-def no_settings(quick: bool) -> dict[str, Any]:
-    """An experiment without static settings."""
-    return {}
+@dataclass(frozen=True, kw_only=True)
+class Experiment(Spec):
+    """A named experiment: its spec (axes, settings, domains, cost) and how to run it.
 
-
-@dataclass(frozen=True)
-class Experiment:
-    """A named experiment: its default axes and how to run it.
-
-    `axes(quick)` gives the default dynamic axes (overridable with --grid NAME=...);
-    `settings(quick)` the static settings (width, depth, batch size, a list of sizes, ...;
-    overridable with --set NAME=VALUE, parsed to the type of the default);
     `run(axes, options)` computes, writes its files to `options.out`, and returns the
     one-line summary the CLI prints.
     """
 
-    name: str
-    summary: str
-    axes: Callable[[bool], dict[str, np.ndarray]]
     run: Callable[[dict[str, np.ndarray], Options], str]
-    default_seeds: Callable[[bool], int]
-    settings: Callable[[bool], dict[str, Any]] = no_settings
+
+
+def experiment(spec: Spec, run: Callable[[dict[str, np.ndarray], Options], str]) -> Experiment:
+    """The experiment of `spec` whose `run` first applies the spec's checks (UsageError)."""
+
+    def checked(axes: dict[str, np.ndarray], options: Options) -> str:
+        settings = {**spec.settings(options.quick), **options.settings}
+        spec.check(Run(axes, settings, options.seeds, options.chunk_size, options.quick))
+        return run(axes, options)
+
+    return Experiment(**{f.name: getattr(spec, f.name) for f in fields(Spec)}, run=checked)
 
 
 _PROVENANCE: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
@@ -130,62 +151,6 @@ def run_simulation(
     )
 
 
-def check_positive(axes: dict[str, np.ndarray], names: tuple[str, ...]) -> None:
-    """UsageError (the CLI's exit 2) naming the first of `names` with a value <= 0."""
-    for name in names:
-        if np.any(axes[name] <= 0):
-            raise UsageError(f"--grid {name}: values must be > 0, got {axes[name].tolist()}")
-
-
-def check_settings(settings: Mapping[str, Any], *, positive: tuple[str, ...] = ()) -> None:
-    """UsageError (the CLI's exit 2) naming the first of `positive` with a value <= 0.
-
-    A tuple setting (a list of sizes, levels, ...) must be positive in every entry.
-    """
-    for name in positive:
-        values = np.atleast_1d(np.asarray(settings[name], float))
-        if values.size == 0 or np.any(values <= 0):
-            raise UsageError(f"--set {name}: values must be > 0, got {settings[name]!r}")
-
-
-def integer_axis(axes: dict[str, np.ndarray], name: str, least: int = 1) -> np.ndarray:
-    """The integer values of axis `name`; UsageError if any is not an integer >= `least`.
-
-    Values within rounding of an integer (e.g. 31.999999999 from a geometric grid) count as
-    that integer; anything else is refused, never rounded (a width of 16.5 is not 16).
-    """
-    values = np.asarray(axes[name], float)
-    rounded = np.round(values)
-    off = np.abs(values - rounded) > 1e-9 * np.maximum(1.0, np.abs(values))
-    if np.any(off) or rounded.min() < least:
-        bad = values[off | (rounded < least)].tolist()
-        raise UsageError(f"--grid {name}: values must be integers >= {least}, got {bad}")
-    return rounded.astype(int)
-
-
-def integer_sizes(ratios: np.ndarray, unit: int, name: str = "n_over_d") -> np.ndarray:
-    """The integers round(ratio * unit) of the requested ratios (e.g. n = (n/d) d).
-
-    UsageError (never a silent change of the grid) if a ratio gives a size below 1 or two
-    ratios give the same size.
-    """
-    sizes = np.round(np.asarray(ratios) * unit).astype(int)
-    if sizes.min() < 1:
-        raise UsageError(
-            f"--grid {name}: values must be >= {0.5 / unit:g} (times {unit} they give sizes "
-            f"below 1), got {np.asarray(ratios)[sizes < 1].tolist()}"
-        )
-    values, counts = np.unique(sizes, return_counts=True)
-    repeated = values[counts > 1]
-    if repeated.size:
-        clash = np.asarray(ratios)[np.isin(sizes, repeated)].tolist()
-        raise UsageError(
-            f"--grid {name}: values {clash} round to the same sizes {repeated.tolist()} "
-            f"(at {unit} per unit); space them further apart"
-        )
-    return np.sort(sizes)
-
-
 def with_ratio_axis(ds: xr.Dataset, dim: str, unit: int, name: str, long_name: str) -> xr.Dataset:
     """Relabel the integer axis `dim` by dim / unit, called `name` (`dim` stays a coordinate)."""
     ds = ds.assign_coords({name: (dim, ds[dim].values / unit)})
@@ -193,8 +158,22 @@ def with_ratio_axis(ds: xr.Dataset, dim: str, unit: int, name: str, long_name: s
     return ds.swap_dims({dim: name})
 
 
-def power_law(x: np.ndarray, y: Any, sem: Any) -> tuple[float, float, float] | None:
-    """(exponent, 95% low, 95% high) of y ~ x^exponent over finite points, or None (< 3)."""
+class Exponent(NamedTuple):
+    """A fitted exponent with its 95% interval and the estimator that produced it."""
+
+    value: float
+    low: float
+    high: float
+    estimator: str
+
+
+def power_law(x: np.ndarray, y: Any, sem: Any) -> Exponent | None:
+    """The exponent of y ~ x^exponent over the finite points with y > 0 (None if < 3).
+
+    With per-point standard errors `sem`: least squares weighted by 1 / sem^2 (linear
+    space; the weights follow the noise on every scale). Without: log space, regression of
+    log y on log x, so that each decade of y counts alike (`fit.fit_power_law`'s `space`).
+    """
     y = np.asarray(y, dtype=float)
     sigma = None if sem is None else np.asarray(sem, dtype=float)
     keep = np.isfinite(y) & (y > 0)
@@ -207,14 +186,72 @@ def power_law(x: np.ndarray, y: Any, sem: Any) -> tuple[float, float, float] | N
         y[keep],
         sigma=None if sigma is None else sigma[keep],
         with_constant=False,
+        space="log" if sigma is None else "linear",
     )
     lower, upper = result.ci(0.95)
-    return -float(result.b), -float(upper[1]), -float(lower[1])
+    return Exponent(-float(result.b), -float(upper[1]), -float(lower[1]), result.estimator)
 
 
-def format_exponent(exponent: tuple[float, float, float] | None) -> str:
-    """An exponent of `power_law` with its 95% interval, for a summary line."""
+def local_power_laws(x: np.ndarray, y: Any) -> list[tuple[float, float, Exponent]]:
+    """Log-space exponents of y ~ x^exponent per decade of x (`fit.local_exponents`), each
+    (x_low, x_high, exponent); empty when fewer than 3 finite points with y > 0."""
+    y = np.asarray(y, dtype=float)
+    keep = np.isfinite(y) & (y > 0)
+    if keep.sum() < 3:
+        return []
+    windows = fit.local_exponents(np.asarray(x, float)[keep], y[keep], space="log")
+    out = []
+    for window in windows:
+        lower, upper = window.fit.ci(0.95)
+        exponent = Exponent(
+            -float(window.fit.b), -float(upper[1]), -float(lower[1]), window.fit.estimator
+        )
+        out.append((window.x_low, window.x_high, exponent))
+    return out
+
+
+def end_slopes(x: np.ndarray, y: Any) -> tuple[Exponent, Exponent, Exponent] | None:
+    """A log-log fit with a curvature term: log y = c0 + c1 u + c2 u^2, u = log x - mean.
+
+    Returns the local exponents d log y / d log x at the smallest and the largest x, and the
+    curvature 2 c2 (how fast the exponent changes per e-fold of x), each with its 95%
+    Student-t interval (least squares in log space, m - 3 degrees of freedom); None with
+    fewer than 4 finite points with y > 0. A curvature interval that excludes 0 says the
+    log-log curve bends.
+    """
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    keep = np.isfinite(y) & (y > 0)
+    if keep.sum() < 4:
+        return None
+    u = np.log(x[keep]) - np.log(x[keep]).mean()
+    design = np.stack([np.ones_like(u), u, u**2], axis=1)
+    coef, *_ = np.linalg.lstsq(design, np.log(y[keep]), rcond=None)
+    dof = int(keep.sum()) - 3
+    residual = np.log(y[keep]) - design @ coef
+    cov = residual @ residual / dof * np.linalg.inv(design.T @ design)
+    q = float(scipy.stats.t.ppf(0.975, dof))
+    out = []
+    for gradient in ([0.0, 1.0, 2 * u.min()], [0.0, 1.0, 2 * u.max()], [0.0, 0.0, 2.0]):
+        g = np.asarray(gradient)
+        value, se = float(g @ coef), float(np.sqrt(g @ cov @ g))
+        out.append(Exponent(value, value - q * se, value + q * se, "log-space LS, quadratic"))
+    return out[0], out[1], out[2]
+
+
+def format_exponent(exponent: Exponent | None) -> str:
+    """An exponent of `power_law` with its 95% interval and estimator, for a summary line."""
     if exponent is None:
         return "? (too few points)"
-    value, low, high = exponent
-    return f"{value:.3f} [95% CI {low:.3f}, {high:.3f}]"
+    return (
+        f"{exponent.value:.3f} [95% CI {exponent.low:.3f}, {exponent.high:.3f}; "
+        f"{exponent.estimator}]"
+    )
+
+
+def format_local(windows: list[tuple[float, float, Exponent]], name: str = "x") -> str:
+    """Per-window exponents of `local_power_laws`, e.g. "P 128-1024: -0.45 [-0.5, -0.4]"."""
+    return "; ".join(
+        f"{name} {low:g}-{high:g}: {e.value:.3f} [{e.low:.3f}, {e.high:.3f}]"
+        for low, high, e in windows
+    )

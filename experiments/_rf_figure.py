@@ -44,6 +44,9 @@ def figure(
         **common,
     )
     gap = gap_in_sem(theory, mean)
+    # symmetric colour limits covering the largest gap (at least +-4 SE), never clipping it
+    largest = float(np.nanmax(np.abs(gap["gap"].where(gap["status"] == 0).values), initial=0.0))
+    limit = max(4.0, float(np.ceil(largest)))
     plot.phase_diagram(
         gap,
         "gap",
@@ -51,8 +54,8 @@ def figure(
         y="ridge",
         ax=axes[0, 2],
         cmap="RdBu_r",
-        vmin=-4,
-        vmax=4,
+        vmin=-limit,
+        vmax=limit,
         lines=lines,
         title="(simulation - theory) / standard error",
     )

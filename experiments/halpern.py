@@ -25,19 +25,15 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, check_positive, run_simulation, save_both
+from experiments._experiment import Options, experiment, integer_axis, run_simulation, save_both
+from experiments._specs import HALPERN as SPEC
+from experiments._specs import HALPERN_DIMENSION as DIMENSION
 from theorytk import monotone, plot, sweep
 
 NAME = "halpern"
-DIMENSION, CONDITION, EPS = 10, 1e4, 1e-2
+CONDITION, EPS = 1e4, 1e-2
 DETERMINISTIC = ("halpern", "extragradient", "eag_c", "eag_v")
 TRACED = (*DETERMINISTIC, "vr_extragradient", "vr_halpern", "inexact_vr_halpern")
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    if quick:
-        return {"n": np.array([16.0, 64.0, 256.0]), "heterogeneity": np.geomspace(0.05, 5.0, 4)}
-    return {"n": 2.0 ** np.arange(4, 11), "heterogeneity": np.geomspace(0.03, 10.0, 9)}
 
 
 def config(method: str, n: int, quick: bool) -> monotone.RunConfig:
@@ -55,7 +51,7 @@ def config(method: str, n: int, quick: bool) -> monotone.RunConfig:
 def vr_sweep(axes: dict[str, np.ndarray], options: Options) -> xr.Dataset:
     """VR-Halpern epochs to eps on every (n, heterogeneity, seed); n is looped (static)."""
     parts = []
-    for n in axes["n"].astype(int):
+    for n in integer_axis(axes, "n"):
         grid = sweep.Grid(heterogeneity=axes["heterogeneity"], seed=range(options.seeds))
         ds = run_simulation(
             monotone.simulate,
@@ -192,9 +188,6 @@ def convergence_figure(curves: dict[str, np.ndarray], n: int, h: float, path) ->
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_positive(axes, ("n", "heterogeneity"))
-    if np.any(axes["n"] % 1):
-        raise ValueError(f"--grid n: values must be integers, got {axes['n'].tolist()}")
     with jax.enable_x64(True):
         vr = vr_sweep(axes, options)
         det, det_traces = deterministic(options)
@@ -269,10 +262,4 @@ def summary(ratio: xr.Dataset, det: xr.Dataset, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="variance-reduced Halpern vs deterministic methods: epochs to eps over (n, h)",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 2 if quick else 6,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -15,7 +15,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import NullFormatter
 
-from experiments._experiment import Experiment, Options, run_simulation, save_both
+from experiments._experiment import Options, experiment, integer_axis, run_simulation, save_both
+from experiments._specs import KRR_DIGITS as SPEC
 from theorytk import datasets, kernels, plot, regression, sweep
 
 NAME = "krr_digits"
@@ -29,22 +30,10 @@ KERNELS = {
 }
 
 
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {"n": np.geomspace(16, 256 if quick else 512, 5 if quick else 6).round()}
-
-
-def sample_sizes(n: np.ndarray) -> np.ndarray:
-    """The distinct integers round(n), which must lie in [1, 1796] (one digit held out)."""
-    sizes = np.unique(np.round(n))
-    if np.any(sizes < 1) or np.any(sizes > 1796):
-        raise ValueError(f"--grid n: values must round to [1, 1796], got {n.tolist()}")
-    return sizes
-
-
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     x, y = datasets.digits("parity")
     pool = regression.DataPool(x, y)
-    n = sample_sizes(axes["n"])
+    n = np.sort(integer_axis(axes, "n")).astype(float)
     fine = np.geomspace(n.min(), n.max(), 40)
     simulations, theories, curves = [], [], []
     with jax.enable_x64(True):
@@ -130,10 +119,4 @@ def summary(theory: xr.Dataset, mean: xr.Dataset, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="KRR learning curves on digits (RBF, ReLU NTK): pool-eigensystem theory vs simulation",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 6 if quick else 16,
-)
+EXPERIMENT = experiment(SPEC, run)

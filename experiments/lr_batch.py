@@ -1,16 +1,18 @@
 """Optimal learning rate against batch size: final loss over (lr, B), lr_opt ~ B^gamma.
 
 A fixed small model and data set: a one-hidden-layer tanh MLP of width 32 (equinox) on the
-digits parity task (`theorytk.datasets.digits`, 1200 training / 597 held-out examples),
-trained by plain SGD (optax) on the logistic loss for a fixed number of epochs, minibatches of
-B examples drawn without replacement within each epoch. The batch size is a static axis (it
-sets the minibatch shape and the number of steps, epochs x 1200 / B), the learning rate a
-dynamic one, seeds averaged. The final training loss over (B, lr) is the phase diagram; the
-optimal learning rate per batch size is the argmin over the lr grid refined by a parabola in
-log lr through the three points around it, and lr_opt = c B^gamma is fitted with
-`theorytk.fit.fit_power_law` (95% Student-t interval). The SGD temperature lines
-T = lr / B = const (the T of the perceptron experiment) are overlaid: along them SGD has the
-same noise scale, and the linear scaling rule (gamma = 1) follows them.
+digits parity task (`theorytk.datasets.digits`, 1200 training / 597 held-out examples), trained
+by plain SGD (optax) on the logistic loss for a fixed number of epochs, minibatches of B
+examples drawn without replacement within each epoch. The batch size is a static axis (it sets
+the minibatch shape and the number of steps, epochs x 1200 / B), the learning rate a dynamic
+one, seeds averaged. The final training loss over (B, lr) is the phase diagram; the optimal
+learning rate per batch size is the argmin over the lr grid refined by a parabola in log lr
+through the three points around it, and lr_opt = c B^gamma is fitted in log space
+(`theorytk.fit.fit_power_law(..., space="log")`, 95% Student-t interval), together with a
+log-log fit with a curvature term that gives the local exponent at the smallest and the largest B
+(the curve bends where a fixed epoch budget leaves large batches too few steps). The SGD
+temperature lines T = lr / B = const (the T of the perceptron experiment) are overlaid: along
+them SGD has the same noise scale, and the linear scaling rule (gamma = 1) follows them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ import numpy as np
 import optax
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, run_simulation, save_both
+from experiments._experiment import (
+    Options,
+    end_slopes,
+    experiment,
+    format_exponent,
+    run_simulation,
+    save_both,
+)
+from experiments._specs import LR_BATCH as SPEC
 from theorytk import datasets, fit, plot, sweep
 
 NAME = "lr_batch"
@@ -34,10 +44,6 @@ class LrBatchTask(eqx.Module):
     """The fixed recipe: `epochs` passes of SGD over the training set (static)."""
 
     epochs: int = eqx.field(static=True)
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {"lr": np.geomspace(0.01, 30.0, 10 if quick else 16)}
 
 
 def batch_sizes(quick: bool) -> list[int]:
@@ -113,16 +119,21 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     B = mean["B"].values.astype(float)
     loss = mean["train_loss"].where(mean["status"] == sweep.Status.OK)
     lr_opt = optimal_lr(loss.transpose("B", "lr"))
-    law = fit.fit_power_law(B, lr_opt, with_constant=False)
+    law = fit.fit_power_law(B, lr_opt, with_constant=False, space="log")
     lower, upper = law.ci(0.95)
     gamma = (-float(law.b), -float(upper[1]), -float(lower[1]))
     ds = ds.assign(lr_opt=("B", lr_opt))
     ds.attrs["gamma"] = gamma[0]
     ds.attrs["gamma_ci95"] = [gamma[1], gamma[2]]
+    ds.attrs["gamma_estimator"] = law.estimator
+    bends = end_slopes(B, lr_opt)
+    if bends is not None:
+        for name, slope in zip(("gamma_at_smallest_B", "gamma_at_largest_B"), bends, strict=False):
+            ds.attrs[name] = [slope.value, slope.low, slope.high]
     paths = save_both(ds, options.out, NAME)
     figure = _figure(mean, B, lr_opt, law, gamma, options)
     del figure
-    return summary(B, lr_opt, gamma, paths + [options.out / f"{NAME}.png"])
+    return summary(B, lr_opt, gamma, law.estimator, bends, paths + [options.out / f"{NAME}.png"])
 
 
 def _figure(mean: xr.Dataset, B: np.ndarray, lr_opt: np.ndarray, law, gamma, options: Options):
@@ -133,11 +144,15 @@ def _figure(mean: xr.Dataset, B: np.ndarray, lr_opt: np.ndarray, law, gamma, opt
         (b_line, t * b_line, f"T = lr/B = {t:.2g}", {"color": "white", "lw": 0.8})
         for t in temperatures[1:-1]
     ]
-    lines.append((B, lr_opt, "measured lr_opt", {"marker": "o", "ls": "none", "color": "red"}))
+    lines.append((B, lr_opt, "measured optimal lr", {"marker": "o", "ls": "none", "color": "red"}))
     fitted = float(law.a) * b_line ** (-float(law.b))
     lines.append(
-        (b_line, fitted, f"fit lr_opt ~ B^{gamma[0]:.2f} [{gamma[1]:.2f}, {gamma[2]:.2f}]")
+        (b_line, fitted, f"fit optimal lr ~ B^{gamma[0]:.2f} [{gamma[1]:.2f}, {gamma[2]:.2f}]")
     )
+    mean = mean.copy()
+    mean["train_loss"].attrs["long_name"] = "final training loss (seed mean)"
+    mean["B"].attrs["long_name"] = "batch size B"
+    mean["lr"].attrs["long_name"] = "learning rate lr"
     return plot.phase_diagram(
         mean,
         "train_loss",
@@ -150,20 +165,28 @@ def _figure(mean: xr.Dataset, B: np.ndarray, lr_opt: np.ndarray, law, gamma, opt
     )
 
 
-def summary(B: np.ndarray, lr_opt: np.ndarray, gamma: tuple, paths: list) -> str:
+def summary(
+    B: np.ndarray,
+    lr_opt: np.ndarray,
+    gamma: tuple,
+    estimator: str,
+    bends: tuple | None,
+    paths: list,
+) -> str:
     pairs = ", ".join(f"{int(b)}: {lr:.3g}" for b, lr in zip(B, lr_opt, strict=True))
-    return (
+    out = (
         f"wrote {', '.join(str(p) for p in paths)}\n"
         f"lr_batch: optimal learning rate per batch size ({pairs}); "
-        f"lr_opt ~ B^gamma with gamma = {gamma[0]:.3f} [95% CI {gamma[1]:.3f}, {gamma[2]:.3f}] "
-        f"(linear scaling rule, constant T = lr/B: gamma = 1)"
+        f"lr_opt ~ B^gamma with gamma = {gamma[0]:.3f} [95% CI {gamma[1]:.3f}, {gamma[2]:.3f}; "
+        f"{estimator}] (linear scaling rule, constant T = lr/B: gamma = 1)"
     )
+    if bends is not None:
+        small, large, curvature = bends
+        out += (
+            f"\n  with a curvature term: local gamma at B = {B.min():g}: {format_exponent(small)}; "
+            f"at B = {B.max():g}: {format_exponent(large)}; curvature {format_exponent(curvature)}"
+        )
+    return out
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="SGD on an MLP over (lr, batch size): optimal lr ~ B^gamma and T = lr/B lines",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 3 if quick else 4,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -25,7 +25,8 @@ import xarray as xr
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, integer_axis, run_simulation, save_both
+from experiments._experiment import Options, experiment, integer_axis, run_simulation, save_both
+from experiments._specs import NTK as SPEC
 from theorytk import fit, plot, sweep
 from theorytk.kernels import NTKRegimeTask, simulate_ntk_regime
 
@@ -34,13 +35,6 @@ NAME = "ntk"
 RATIOS = (1 / 128, 1 / 32, 1 / 8)
 # contour levels drawn on the phase diagrams (those inside the data range)
 LEVELS = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    """Widths 16..256 x depths {1, 4} (quick), widths 16..512 x depths {1, 2, 4, 8}."""
-    if quick:
-        return {"width": np.geomspace(16, 256, 5), "depth": np.array([1.0, 4.0])}
-    return {"width": np.geomspace(16, 512, 6), "depth": np.array([1.0, 2.0, 4.0, 8.0])}
 
 
 def task(quick: bool) -> NTKRegimeTask:
@@ -84,6 +78,7 @@ def width_exponent(mean: xr.Dataset, var: str, depth: int) -> fit.PowerLawFit | 
         at[var].values,
         sigma=at[f"{var}_sem"].values,
         with_constant=False,
+        space="linear",
     )
 
 
@@ -105,6 +100,11 @@ def figure(
     mean: xr.Dataset, exponent: fit.PowerLawFit | None, depth: int, config: NTKRegimeTask, path: Any
 ) -> None:
     """Phase diagrams of the deviation and the change, and the width scaling at `depth`."""
+    mean = mean.copy()
+    mean["ntk_deviation"].attrs["long_name"] = "relative NTK deviation from the analytic NTK"
+    mean["ntk_change"].attrs["long_name"] = "relative NTK change under gradient descent"
+    mean["width"].attrs["long_name"] = "hidden width"
+    mean["depth"].attrs["long_name"] = "depth (hidden layers)"
     fig = Figure(figsize=(18, 5.4), layout="constrained")
     axes = fig.subplots(1, 3)
     lines = _ratio_lines(mean)
@@ -163,7 +163,7 @@ def _exponent_text(result: fit.PowerLawFit | None) -> str:
     if result is None:
         return "not fitted (fewer than 3 widths with a standard error)"
     lower, upper = (float(np.asarray(v)[1]) for v in result.ci(0.95))
-    return f"width^{-float(result.b):.3f} (95% CI [{-upper:.3f}, {-lower:.3f}])"
+    return f"width^{-float(result.b):.3f} (95% CI [{-upper:.3f}, {-lower:.3f}]; {result.estimator})"
 
 
 def summary(
@@ -181,10 +181,4 @@ def summary(
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="finite-width NTK over (width, depth): deviation from the analytic NTK, drift under GD",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 4 if quick else 8,
-)
+EXPERIMENT = experiment(SPEC, run)

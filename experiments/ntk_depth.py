@@ -28,7 +28,8 @@ import numpy as np
 import xarray as xr
 from jaxtyping import Array, Float
 
-from experiments._experiment import Experiment, Options, integer_axis, save_both
+from experiments._experiment import Options, experiment, integer_axis, save_both
+from experiments._specs import NTK_DEPTH as SPEC
 from theorytk import kernels
 
 NAME = "ntk_depth"
@@ -91,12 +92,6 @@ def errors(task: DepthTask, key: Array, *, depths: Sequence[int]) -> dict[str, A
     }
 
 
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    """Depths 1, 4, ..., 1024 (quick) or 1, 2, 4, ..., 2048, plus 2..8 for the 1-NN family."""
-    powers = 4.0 ** np.arange(6) if quick else 2.0 ** np.arange(12)
-    return {"depth": np.union1d(powers, np.arange(1.0, 9.0))}
-
-
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     depths = np.sort(integer_axis(axes, "depth"))
     n_test = 400 if options.quick else 1000
@@ -141,6 +136,9 @@ def figure(mean: xr.Dataset, path: object) -> None:
     for family, (label, _) in FAMILIES.items():
         at = mean.sel(family=family).dropna("depth", subset=["error"])
         colour = COLOURS[family]
+        last = int(at["depth"].max())
+        if last < int(mean["depth"].max()):
+            label = f"{label}; ends at L = {last} (kernel underflows in float64 beyond)"
         ax.errorbar(
             at["depth"], at["error"], yerr=at["error_sem"], fmt="o-", ms=4, color=colour,
             label=label, capsize=2,
@@ -170,10 +168,4 @@ def summary(mean: xr.Dataset, paths: list) -> str:
     return f"wrote {', '.join(str(p) for p in paths)}\n" + "; ".join(parts)
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="NTK classifier error vs depth for relu, erf, a singular kernel and 1-NN limits",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 2 if quick else 8,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -24,33 +24,20 @@ import numpy as np
 import xarray as xr
 
 from experiments._experiment import (
-    Experiment,
     Options,
-    UsageError,
-    check_settings,
+    experiment,
     format_exponent,
     integer_axis,
     power_law,
     run_simulation,
     save_both,
 )
+from experiments._specs import P_TEST
+from experiments._specs import PERCEPTRON as SPEC
 from theorytk import fit, perceptron, plot, sweep
 
 NAME = "perceptron"
 TC_FACTOR = 2.0  # T_c: dw_1 reaches TC_FACTOR times its gradient-descent value
-
-
-def default_settings(quick: bool) -> dict:
-    return {"batch": 2, "d": 16, "budget": 200_000 if quick else 2_000_000}
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    sizes = [64.0, 128.0, 256.0] if quick else [128.0, 256.0, 512.0, 1024.0]
-    return {
-        "chi": np.array([0.0, 1.0, 3.0]),
-        "P": np.array(sizes),
-        "alpha_T": np.geomspace(0.1, 1e4, 6 if quick else 11),
-    }
 
 
 def sgd_config(sizes: np.ndarray, settings: dict) -> perceptron.PerceptronConfig:
@@ -60,14 +47,14 @@ def sgd_config(sizes: np.ndarray, settings: dict) -> perceptron.PerceptronConfig
         P=int(sizes.max()),
         B=settings["batch"],
         budget=settings["budget"],
-        P_test=2048,
+        P_test=P_TEST,
     )
 
 
 def gd_config(sizes: np.ndarray, settings: dict) -> perceptron.PerceptronConfig:
     """Full-batch gradient descent on up to max(P) points, with a budget it never reaches."""
     return perceptron.PerceptronConfig(
-        d=settings["d"], P=int(sizes.max()), B=None, budget=2_000_000, P_test=2048
+        d=settings["d"], P=int(sizes.max()), B=None, budget=2_000_000, P_test=P_TEST
     )
 
 
@@ -97,12 +84,7 @@ sgd_at_unit_alpha = sweep.domain(
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     settings = options.settings
-    check_settings(settings, positive=("batch", "d", "budget"))
     sizes = np.sort(integer_axis(axes, "P")).astype(float)
-    if sizes.min() < settings["batch"]:
-        raise UsageError(
-            f"--grid P: values must be >= batch = {settings['batch']}, got {sizes.min():g}"
-        )
     grid = sweep.Grid(chi=axes["chi"], P=sizes, alpha_T=axes["alpha_T"], seed=range(options.seeds))
     sgd = run_simulation(
         sgd_at_unit_alpha,
@@ -122,6 +104,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     mean["test_error_theory"].attrs["long_name"] = "test error (closed form)"
     mean["dw_norm"].attrs["long_name"] = "alpha ||w - w0||"
     mean["alpha_T"].attrs["long_name"] = "alpha T"
+    mean["P"].attrs["long_name"] = "training set size P"
     critical = crossover(mean, gd_mean)
     combined = sgd.assign(
         {f"gd_{name}": gd[name] for name in ("dw1", "dw_perp", "test_error_theory", "steps")}
@@ -179,7 +162,7 @@ def draw(
 ) -> None:
     """One row per chi: test error map, alpha ||w - w0|| map (with T_c), scaling panel."""
     chis = mean["chi"].values
-    fig, axes = plt.subplots(len(chis), 3, figsize=(17, 4.6 * len(chis)), squeeze=False)
+    fig, axes = plt.subplots(len(chis), 3, figsize=(19, 4.6 * len(chis)), squeeze=False)
     sizes = mean["P"].values
     for row, chi in enumerate(chis):
         label = f"$T_c$: $w_1$ = {TC_FACTOR:g} $w_1^{{GD}}$"
@@ -239,10 +222,10 @@ def scaling_panel(
     ax.plot(sizes, reference, "k:", label=rf"$P^{{{predicted:.3g}}}$ (GD prediction)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("P")
+    ax.set_xlabel("training set size P")
     ax.set_ylabel("alpha = 1 units")
     ax.set_title(f"chi = {chi:g}: scaling with P")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
 
 
 def summary(mean: xr.Dataset, fits: list[dict], settings: dict, paths: list) -> str:
@@ -262,11 +245,4 @@ def summary(mean: xr.Dataset, fits: list[dict], settings: dict, paths: list) -> 
     return "\n".join(lines)
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="perceptron under SGD noise over (alpha T, P) for chi = 0, 1, 3: T_c(P), exponents",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 2 if quick else 6,
-    settings=default_settings,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -6,6 +6,13 @@
 
 Files go to --out (default `results/`): NAME.png, NAME.zarr and NAME.nc, and the
 resumable progress of the simulation sweeps in `checkpoints/` (what `--resume` continues).
+Compiled programs are kept in JAX's persistent compilation cache, `COMPILE_CACHE`
+($XDG_CACHE_HOME/theorytk/jax, by default ~/.cache/theorytk/jax), so a second run of an
+experiment skips compilation; `--no-compile-cache` turns it off.
+
+The command line is parsed and checked against the experiment's spec (`experiments._specs`:
+axes, settings, their domains, and an estimate of the run's memory and work) before JAX is
+imported: a usage error is one line on stderr, exit code 2, within a second.
 """
 
 from __future__ import annotations
@@ -18,19 +25,29 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import jax
 import numpy as np
 
-from experiments._experiment import Experiment, Options, UsageError, provenance
-from theorytk import sweep
+from experiments._spec import (
+    LARGE,
+    Run,
+    Spec,
+    UsageError,
+    check_cost,
+    check_grid_values,
+)
+from experiments._specs import SPECS
 
 EXPERIMENTS = {
     "ridge": "experiments.ridge",
     "krr_digits": "experiments.krr_digits",
     "lr_batch": "experiments.lr_batch",
     "gossip": "experiments.gossip",
+    "dfedsam": "experiments.dfedsam",
+    "vanishing_variance": "experiments.vanishing_variance",
+    "dadao": "experiments.dadao",
+    "srrw": "experiments.srrw",
     "halpern": "experiments.halpern",
     "halpern_authors": "experiments.halpern_authors",
     "halpern_scaling": "experiments.halpern_scaling",
@@ -42,6 +59,10 @@ EXPERIMENTS = {
     "sgd_noise": "experiments.sgd_noise",
 }
 DEFAULT = "ridge"
+COMPILE_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "theorytk" / "jax"
+)
+MAX_NUM = 100_000  # values per --grid axis
 
 
 def parse_axis(spec: str) -> tuple[str, np.ndarray]:
@@ -67,8 +88,8 @@ def parse_axis(spec: str) -> tuple[str, np.ndarray]:
             f"--grid {spec!r}: expected NAME=START:STOP:NUM[:log|lin] or NAME=V1,V2,... "
             "with numbers, e.g. ridge=1e-4:10:32:log"
         ) from None
-    if num < 1:
-        raise UsageError(f"--grid {spec!r}: NUM must be >= 1, got {num}")
+    if not 1 <= num <= MAX_NUM:
+        raise UsageError(f"--grid {spec!r}: NUM must be in [1, {MAX_NUM}], got {num}")
     if len(parts) == 4 and parts[3] == "log":
         if start <= 0 or stop <= 0:
             raise UsageError(f"--grid {spec!r}: a log axis needs START > 0 and STOP > 0")
@@ -128,19 +149,40 @@ def _example(default: Any) -> str:
     return ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
 
 
-def load_experiment(name: str) -> Experiment:
+def find_spec(name: str) -> Spec:
+    """The spec of experiment `name` (imports nothing heavy for the experiments of SPECS)."""
+    if name not in EXPERIMENTS:
+        raise UsageError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    return SPECS[name] if name in SPECS else load_experiment(name)
+
+
+def load_experiment(name: str) -> Any:
+    """The `Experiment` of `name` (imports its module, JAX and theorytk)."""
     if name not in EXPERIMENTS:
         raise UsageError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
     return importlib.import_module(EXPERIMENTS[name]).EXPERIMENT
 
 
+# --quick wall times measured on 2 CPU cores shared with other jobs (see --help)
+QUICK_TIMES = "10-80 s per experiment on 2 CPU cores"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors (a bad option, a non-integer --seeds, ...) in one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"phase_diagram: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m experiments.phase_diagram",
         description="Sweep a model's theory and simulation over a grid and draw the phase diagram.",
     )
     parser.add_argument("name", nargs="?", default=DEFAULT, help=f"experiment (default {DEFAULT})")
-    parser.add_argument("--list", action="store_true", help="list the experiments and exit")
+    parser.add_argument(
+        "--list", action="store_true", help="list the experiments, their axes and settings"
+    )
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     parser.add_argument("--seeds", type=int, help="simulation seeds per grid point")
     parser.add_argument("--chunk-size", type=int, default=256, help="points per vmapped call")
@@ -148,10 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue an interrupted run from --out"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")
+    parser.add_argument("--quick", action="store_true", help=f"a small grid ({QUICK_TIMES})")
     parser.add_argument(
-        "--quick", action="store_true", help="a small grid (10-80 s per experiment on 2 CPU cores)"
+        "--allow-large",
+        action="store_true",
+        help=f"run a grid estimated at more than {LARGE:g} times the default run's work "
+        "(a run that cannot fit in memory is refused regardless)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help=f"do not keep compiled programs in {COMPILE_CACHE} (JAX's persistent cache)",
+    )
     parser.add_argument(
         "--grid",
         action="append",
@@ -170,29 +221,53 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MAX_SEEDS = 1_000_000  # point keys fold the seed index into 32 bits; far beyond any sweep
+MAX_CHUNK = 1 << 20
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; exit 0 on success, 2 on a usage error, 130 when interrupted.
 
-    A bug inside theorytk is not a usage error: it keeps its traceback (exit 1).
+    Arguments are checked before JAX is imported. A bug inside theorytk is not a usage
+    error: it keeps its traceback (exit 1).
     """
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
         if args.list:
-            for name in EXPERIMENTS:
-                experiment = load_experiment(name)
-                settings = experiment.settings(False)
-                extra = f"  [--set {' '.join(f'{k}={_example(v)}' for k, v in settings.items())}]"
-                print(f"{name:12s} {experiment.summary}{extra if settings else ''}")
+            print(listing())
             return 0
-        experiment = load_experiment(args.name)
-        axes = grid_axes(experiment, args)
-        options = run_options(experiment, args)
-        check_out(options.out, experiment.name, args)
-    except (UsageError, sweep.GridError) as error:
+        spec = find_spec(args.name)
+        run = checked_run(spec, args)
+        check_out(args.out, spec.name, args)
+    except UsageError as error:
         return usage_error(error)
-    command = shlex.join(["python -m experiments.phase_diagram", *argv])
+    return compute(args, argv, run)
+
+
+def compute(args: argparse.Namespace, argv: list[str], run: Run) -> int:
+    """Import the experiment (JAX, theorytk), run it and print its summary."""
+    import jax
+
+    from experiments._experiment import Options, provenance
+    from theorytk import sweep
+
+    if not (args.no_compile_cache or jax.config.jax_compilation_cache_dir):
+        jax.config.update("jax_compilation_cache_dir", str(COMPILE_CACHE))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+    options = Options(
+        args.out,
+        run.seeds,
+        run.chunk_size,
+        args.resume,
+        args.quick,
+        progress=not args.no_progress,
+        settings=run.settings,
+    )
+    command = shell_command(argv)
     try:
+        experiment = load_experiment(args.name)
         with provenance(
             experiment=experiment.name,
             command=command,
@@ -200,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             n_devices=jax.device_count(),
             n_processes=jax.process_count(),
         ):
-            print(experiment.run(axes, options))
+            print(experiment.run(dict(run.axes), options))
         return 0
     except (UsageError, sweep.GridError) as error:
         return usage_error(error)
@@ -211,13 +286,79 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         )
     except KeyboardInterrupt:
-        resume = command if args.resume else f"{command} --resume"
-        print(
-            f"\ninterrupted: finished chunks are saved in {options.out / 'checkpoints'}; "
-            f"continue with: {resume}",
-            file=sys.stderr,
-        )
+        print(interrupted(options.out, args.name, argv), file=sys.stderr)
         return 130
+
+
+def shell_command(argv: Sequence[str]) -> str:
+    """The command line that runs the CLI with `argv`, as a shell runs it when pasted."""
+    return shlex.join([sys.executable, "-m", "experiments.phase_diagram", *argv])
+
+
+def interrupted(out: Path, name: str, argv: Sequence[str]) -> str:
+    """What Ctrl-C leaves: the checkpoints and the command that continues them, or nothing."""
+    if not checkpoints(out, name):
+        return (
+            f"\ninterrupted: nothing was saved ({name} left no checkpoints in "
+            f"{out / 'checkpoints'}); run it again with: {shell_command(argv)}"
+        )
+    # the same command with --resume (and without --overwrite, which would start over again)
+    keep = [a for a in argv if not (a.startswith("--ov") and "--overwrite".startswith(a))]
+    resumes = any(a.startswith("--r") and "--resume".startswith(a) for a in keep)
+    resume = shell_command(keep if resumes else [*keep, "--resume"])
+    return (
+        f"\ninterrupted: finished chunks are saved in {out / 'checkpoints'}; "
+        f"continue with: {resume}"
+    )
+
+
+def checkpoints(out: Path, name: str) -> list[Path]:
+    """The simulation checkpoints (finished or partial) of experiment `name` in `out`.
+
+    A checkpoint `checkpoints/NAME_..._simulation.zarr[.partial]` belongs to the experiment
+    with the longest name it starts with (`ntk_...` is not `ntk_depth_...`).
+    """
+    folder = out / "checkpoints"
+    if not folder.is_dir():
+        return []
+
+    def owner(path: Path) -> str | None:
+        names = [e for e in EXPERIMENTS if path.name.startswith(f"{e}_")]
+        return max(names, key=len, default=None)
+
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.name.endswith((".zarr", ".zarr.partial")) and owner(p) == name
+    )
+
+
+def listing() -> str:
+    """Each experiment's summary, its grid axes (default values) and its settings."""
+    lines = []
+    for name in EXPERIMENTS:
+        spec = find_spec(name)
+        lines.append(f"{name:12s} {spec.summary}")
+        axes = "; ".join(f"{axis}={_axis_text(v)}" for axis, v in spec.axes(False).items())
+        lines.append(f"{'':12s}   --grid {axes}")
+        settings = spec.settings(False)
+        if settings:
+            lines.append(
+                f"{'':12s}   --set {' '.join(f'{k}={_example(v)}' for k, v in settings.items())}"
+            )
+    return "\n".join(lines)
+
+
+def _axis_text(values: np.ndarray) -> str:
+    """An axis as a --grid value: START:STOP:NUM[:log] when it is one, else V1,V2,..."""
+    values = np.asarray(values, float)
+    if len(values) > 2:
+        start, stop, num = values[0], values[-1], len(values)
+        if np.allclose(values, np.linspace(start, stop, num), rtol=1e-9):
+            return f"{start:g}:{stop:g}:{num}"
+        if start > 0 and np.allclose(values, np.geomspace(start, stop, num), rtol=1e-9):
+            return f"{start:g}:{stop:g}:{num}:log"
+    return ",".join(f"{v:g}" for v in values)
 
 
 def usage_error(error: Exception | str) -> int:
@@ -225,50 +366,53 @@ def usage_error(error: Exception | str) -> int:
     return 2
 
 
-def grid_axes(experiment: Experiment, args: argparse.Namespace) -> dict[str, np.ndarray]:
-    """The experiment's default axes with the command line's --grid overrides."""
-    axes = experiment.axes(args.quick)
-    seen: set[str] = set()
-    for spec in args.grid:
-        name, values = parse_axis(spec)
-        if name not in axes:
-            raise UsageError(
-                f"--grid {spec!r}: experiment {experiment.name!r} has no axis {name!r}; "
-                f"its axes are {', '.join(axes)}"
-            )
-        if name in seen:
-            raise UsageError(f"--grid {spec!r}: axis {name!r} is given twice; give it once")
-        seen.add(name)
-        sweep.Grid(**{name: values})  # empty, non-finite or repeated values: a GridError now
-        axes[name] = values
-    return axes
-
-
-def run_options(experiment: Experiment, args: argparse.Namespace) -> Options:
-    seeds = experiment.default_seeds(args.quick) if args.seeds is None else args.seeds
-    if seeds < 1 or args.chunk_size < 1:
-        raise UsageError("--seeds and --chunk-size must be integers >= 1")
+def checked_run(spec: Spec, args: argparse.Namespace) -> Run:
+    """The run the command line asks for, checked against the spec's domains and cost."""
     if args.resume and args.overwrite:
         raise UsageError(
             "--resume continues the results in --out, --overwrite replaces them: give one of them"
         )
-    settings = experiment.settings(args.quick)
-    given: set[str] = set()
-    for spec in args.set:
-        name, value = parse_setting(spec, settings, experiment.name)
-        if name in given:
-            raise UsageError(f"--set {spec!r}: setting {name!r} is given twice; give it once")
-        given.add(name)
+    seeds = spec.default_seeds(args.quick) if args.seeds is None else args.seeds
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(f"--seeds must be an integer in [1, {MAX_SEEDS:,}], got {seeds}")
+    if not 1 <= args.chunk_size <= MAX_CHUNK:
+        raise UsageError(
+            f"--chunk-size must be an integer in [1, {MAX_CHUNK:,}], got {args.chunk_size}"
+        )
+    axes, overrides = grid_axes(spec, args)
+    settings = spec.settings(args.quick)
+    for flag in args.set:
+        name, value = parse_setting(flag, settings, spec.name)
+        if name in overrides:
+            raise UsageError(f"--set {flag!r}: setting {name!r} is given twice; give it once")
+        overrides[name] = f"--set {flag}"
         settings[name] = value
-    return Options(
-        args.out,
-        seeds,
-        args.chunk_size,
-        args.resume,
-        args.quick,
-        progress=not args.no_progress,
-        settings=settings,
-    )
+    if args.seeds is not None:
+        overrides["seeds"] = f"--seeds {seeds}"
+    run = Run(axes, settings, seeds, args.chunk_size, args.quick)
+    spec.check(run)
+    check_cost(run, spec, overrides, args.allow_large)
+    return run
+
+
+def grid_axes(spec: Spec, args: argparse.Namespace) -> tuple[dict[str, np.ndarray], dict]:
+    """The experiment's default axes with the command line's --grid overrides, and the
+    overrides (axis -> the flag as given)."""
+    axes = spec.axes(args.quick)
+    given: dict[str, str] = {}
+    for flag in args.grid:
+        name, values = parse_axis(flag)
+        if name not in axes:
+            raise UsageError(
+                f"--grid {flag!r}: experiment {spec.name!r} has no axis {name!r}; "
+                f"its axes are {', '.join(axes)}"
+            )
+        if name in given:
+            raise UsageError(f"--grid {flag!r}: axis {name!r} is given twice; give it once")
+        given[name] = f"--grid {flag}"
+        check_grid_values(name, values)
+        axes[name] = values
+    return axes, given
 
 
 def check_out(out: Path, name: str, args: argparse.Namespace) -> None:
@@ -282,10 +426,16 @@ def check_out(out: Path, name: str, args: argparse.Namespace) -> None:
     if not os.access(out, os.W_OK | os.X_OK):
         raise UsageError(f"--out {str(out)!r} is not writable")
     existing = [p.name for p in (out / f"{name}.zarr", out / f"{name}.nc") if p.exists()]
+    existing += [f"checkpoints/{p.name}" for p in checkpoints(out, name)]
     if existing and not (args.resume or args.overwrite):
         raise UsageError(
             f"--out {str(out)!r} already holds {name} results ({', '.join(existing)}); "
             "pass --resume to continue them or --overwrite to replace them"
+        )
+    if args.resume and not existing:
+        raise UsageError(
+            f"--resume: --out {str(out)!r} holds no {name} results or checkpoints to continue; "
+            "run without --resume to start"
         )
 
 

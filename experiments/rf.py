@@ -30,15 +30,16 @@ import numpy as np
 import xarray as xr
 
 from experiments._experiment import (
-    Experiment,
     Options,
-    check_positive,
+    experiment,
     integer_sizes,
     run_simulation,
     save_both,
     with_ratio_axis,
 )
 from experiments._rf_figure import figure, gap_in_sem
+from experiments._specs import RF as SPEC
+from experiments._specs import rf_task
 from theorytk import regression, sweep
 
 NAME = "rf"
@@ -51,17 +52,9 @@ ALPHA, BETAS = 1.5, (1.2, 1.4, 1.5, 2.0)
 RELATIVE_NOISE = 1.0  # noisy case: label-noise variance / noiseless ridgeless test error at n
 
 
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    size = 10 if quick else 18
-    return {
-        "n_features_over_n": np.geomspace(0.1, 10.0, size),
-        "ridge": np.geomspace(1e-4, 1e2, size),
-    }
-
-
 def task(quick: bool, n_features: int) -> regression.LinearRFConfig:
     """The simulated task: d modes, n samples, up to `n_features` features."""
-    d, n = (100, 50) if quick else (200, 100)
+    d, n = rf_task(quick)
     return regression.LinearRFConfig(
         d=d,
         n=n,
@@ -78,7 +71,6 @@ def ratio_axis(ds: xr.Dataset, n: int) -> xr.Dataset:
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_positive(axes, ("ridge", "n_features_over_n"))  # N = n is singular at ridge 0
     n = task(options.quick, 1).n
     feats = integer_sizes(axes["n_features_over_n"], n)
     config = task(options.quick, int(feats.max()))
@@ -234,11 +226,4 @@ def summary(
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="random-feature ridge regression over (N/n, ridge): theory vs simulation, "
-    "more is better, obligatory overfitting",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 4 if quick else 8,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -14,32 +14,27 @@ import numpy as np
 import xarray as xr
 
 from experiments._experiment import (
-    Experiment,
     Options,
-    check_positive,
+    experiment,
     integer_sizes,
     run_simulation,
     save_both,
     with_ratio_axis,
 )
+from experiments._specs import RIDGE as SPEC
+from experiments._specs import ridge_dimension
 from theorytk import plot, regression, sweep
 
 NAME = "ridge"
 
 
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    size = 12 if quick else 24
-    return {"n_over_d": np.geomspace(0.2, 5.0, size), "lam": np.geomspace(1e-4, 10.0, size)}
-
-
 def task(quick: bool, n_over_d: np.ndarray) -> regression.RidgeConfig:
-    d = 40 if quick else 100
+    d = ridge_dimension(quick)
     n_max = int(np.ceil(n_over_d.max() * d))
     return regression.RidgeConfig(d=d, n_max=n_max, noise=0.25, signal=1.0)
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    check_positive(axes, ("lam", "n_over_d"))  # lam = 0 has no unique solution at n < d
     config = task(options.quick, axes["n_over_d"])
     n = integer_sizes(axes["n_over_d"], config.d)
     with jax.enable_x64(True):  # lam down to 1e-4 near n = d needs float64 solves
@@ -94,11 +89,4 @@ def summary(theory: xr.Dataset, mean: xr.Dataset, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="linear ridge regression double descent over (n/d, lam): theory vs simulation "
-    "(lam = mean-loss ridge)",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 4 if quick else 8,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -21,11 +21,12 @@ import numpy as np
 import optax
 import xarray as xr
 
-from experiments._experiment import Experiment, Options, run_simulation, save_both
+from experiments._experiment import Options, experiment, run_simulation, save_both
+from experiments._specs import SCALING as SPEC
+from experiments._specs import SCALING_POOL as POOL
 from theorytk import datasets, fit, plot, sweep
 
 NAME = "scaling"
-POOL = 1200  # training pool; the remaining 597 digits are the held-out set
 EVERY = 10  # steps between held-out evaluations
 N_BOOTSTRAP = 200
 
@@ -35,11 +36,6 @@ class ScalingTask(eqx.Module):
 
     steps: int = eqx.field(static=True)
     lr: float = eqx.field(static=True)
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    n = [50, 100, 200, 400, 800] if quick else [50, 100, 200, 400, 800, 1200]
-    return {"n": np.asarray(n, float)}
 
 
 def widths(quick: bool) -> list[int]:
@@ -115,19 +111,55 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     for name in ("E", "A", "B", "alpha", "beta", "a_opt"):
         ds.attrs[name] = float(getattr(result, name))
         ds.attrs[f"{name}_ci95"] = [float(lower[name]), float(upper[name])]
+    problems = unidentified(result, float(np.min(loss[keep])))
+    ds.attrs["identified"] = int(not problems)
+    ds.attrs["not_identified"] = "; ".join(problems)
     paths = save_both(ds, options.out, NAME)
+    title = (
+        None
+        if not problems
+        else "fit NOT identified, drawn for reference only:\n" + ("; ".join(problems))
+    )
     figure = plot.iso_loss_contours(
-        result, N_flat[keep], D_flat[keep], loss=loss[keep], path=options.out / f"{NAME}.png"
+        result,
+        N_flat[keep],
+        D_flat[keep],
+        loss=loss[keep],
+        title=title,
+        path=options.out / f"{NAME}.png",
     )
     del figure
     band = plot.loss_vs_compute(
-        result, N_flat[keep], D_flat[keep], loss[keep], path=options.out / f"{NAME}_compute.png"
+        result,
+        N_flat[keep],
+        D_flat[keep],
+        loss[keep],
+        title=title,
+        path=options.out / f"{NAME}_compute.png",
     )
     del band
-    return summary(result, paths + [options.out / f"{NAME}.png"], int(keep.sum()))
+    return summary(result, paths + [options.out / f"{NAME}.png"], int(keep.sum()), problems)
 
 
-def summary(result: fit.JointLawFit, paths: list, cells: int) -> str:
+def unidentified(result: fit.JointLawFit, smallest_loss: float) -> list[str]:
+    """Why the joint fit does not identify its parameters (empty if it does).
+
+    E at its bound (below 1e-6 of the smallest loss: the irreducible loss is driven to 0 and
+    trades off against A and alpha), or an exponent whose 95% bootstrap interval spans more
+    than a factor 2.
+    """
+    problems = []
+    if float(result.E) < 1e-6 * smallest_loss:
+        problems.append(f"E = {float(result.E):.2g} at its bound 0")
+    lower, upper = result.ci(0.95)
+    for name in ("alpha", "beta"):
+        low, high = float(lower[name]), float(upper[name])
+        if not (low > 0 and high < 2 * low):
+            problems.append(f"{name} 95% CI [{low:.3g}, {high:.3g}] spans more than a factor 2")
+    return problems
+
+
+def summary(result: fit.JointLawFit, paths: list, cells: int, problems: list[str]) -> str:
     lower, upper = result.ci(0.95)
 
     def show(name: str) -> str:
@@ -141,13 +173,9 @@ def summary(result: fit.JointLawFit, paths: list, cells: int) -> str:
         f"scaling: L(N, D) = E + A/N^alpha + B/D^beta fitted to {cells} (width, n) cells "
         f"(seed means, {float(result.converged_fraction):.0%} of 4500 starts converged): "
         f"{show('alpha')}, {show('beta')}, E = {float(result.E):.3f}, {show('a_opt')}"
+        f" (Huber on log residuals, bootstrap percentile intervals)"
+        + ("" if not problems else f"\n  NOT identified: {'; '.join(problems)}")
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="MLPs on digits over width x data: joint scaling law L(N, D) with bootstrap intervals",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 3 if quick else 4,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -25,48 +25,23 @@ import xarray as xr
 
 from experiments import _sgd_noise_figure as figure
 from experiments._experiment import (
-    Experiment,
     Options,
-    check_positive,
-    check_settings,
+    end_slopes,
+    experiment,
     format_exponent,
+    format_local,
+    local_power_laws,
     power_law,
     run_simulation,
     save_both,
 )
+from experiments._specs import DIGITS_TEST, DIGITS_TRAIN, data_sets
+from experiments._specs import SGD_NOISE as SPEC
 from theorytk import fit, perceptron, sweep
 
 NAME = "sgd_noise"
 LAZY_LEVEL = 0.5  # lazy/feature boundary: relative NTK change = 1/2
 TC_FACTOR = 2.0  # plateau-ratio T_c: ||w - w0|| reaches TC_FACTOR times its smallest-T value
-DATA_SETS = ("chi", "digits")
-DIGITS_TEST = 512
-DIGITS_N = 1797  # the scikit-learn digits
-
-
-def default_settings(quick: bool) -> dict:
-    return {
-        "width": 32,
-        "depth": 3,
-        "batch": 16,
-        "alpha": 4096.0,  # the lazy alpha of the T_c(P) sweep
-        "P": (128, 256, 512) if quick else (128, 256, 512, 1024),
-        "data": "chi,digits",
-        "diagram_P": 1024,  # 0 skips the phase diagram
-        "d": 16,
-        "chi": 0.0,
-        "dw_levels": (0.002, 0.005, 0.01),  # fixed levels of ||w - w0|| / ||w0||
-        "ntk_levels": (0.01, 0.03),  # fixed levels of the relative NTK change
-        "collapse_floor": 0.002,  # the collapse uses ||w - w0|| / ||w0|| >= this
-    }
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {
-        "alpha": 2.0 ** np.linspace(-8, 12, 5 if quick else 9),
-        "T": np.geomspace(1e-4, 1e-1, 4 if quick else 7),
-        "T_lazy": np.geomspace(1e-4, 1e-2, 3) if quick else np.geomspace(3e-5, 1e-2, 6),
-    }
 
 
 def config(settings: dict, data: str, size: int, budget: int) -> perceptron.NetworkConfig:
@@ -99,27 +74,15 @@ def check_interval(settings: dict, size: int) -> int:
     return max(32, size // settings["batch"] // 4)
 
 
-def data_sets(settings: dict) -> list[str]:
-    chosen = [name.strip() for name in settings["data"].split(",")]
-    if not chosen or any(name not in DATA_SETS for name in chosen):
-        raise ValueError(f"--set data: comma-separated names of {DATA_SETS}, got {chosen}")
-    return chosen
-
-
 def sizes_for(settings: dict, data: str) -> np.ndarray:
-    sizes = np.unique(np.round(np.asarray(settings["P"], float))).astype(int)
-    if sizes.min() < settings["batch"]:
-        raise ValueError(f"--set P: values must be >= batch = {settings['batch']}, got {sizes}")
-    limit = DIGITS_N - DIGITS_TEST if data == "digits" else np.inf
+    """The sorted sizes of the `P` setting that `data` has rows for (checked by the spec)."""
+    sizes = np.sort(np.asarray(settings["P"], int))
+    limit = DIGITS_TRAIN if data == "digits" else np.inf
     return sizes[sizes <= limit]
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     settings = options.settings
-    check_positive(axes, ("alpha", "T", "T_lazy"))
-    check_settings(
-        settings, positive=("width", "depth", "batch", "alpha", "P", "d", "dw_levels", "ntk_levels")
-    )
     datas = data_sets(settings)
     diagrams = {d: diagram(d, axes, settings, options) for d in datas if settings["diagram_P"]}
     scalings = {data: lazy_sweep(data, axes, settings, options) for data in datas}
@@ -136,7 +99,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
 def diagram(data: str, axes: dict, settings: dict, options: Options) -> xr.Dataset:
     size = int(settings["diagram_P"])
     grid = sweep.Grid(T=axes["T"], alpha=axes["alpha"], P=[size], seed=range(options.seeds))
-    budget = 4_000 if options.quick else 60_000
+    budget = 8_000 if options.quick else 60_000
     task = config(settings, data, size, budget)
     ds = run_simulation(perceptron.simulate_network, grid, options, f"{NAME}_{data}", config=task)
     return ds.isel(P=0, drop=True)
@@ -178,6 +141,23 @@ def critical(ds: xr.Dataset, settings: dict) -> dict:
         for level in settings[key]:
             tc = perceptron.level_temperatures(mean[name].values, T, level)
             levels[(name, level)] = (tc, power_law(sizes, tc, None))
+    # The noise-induced weight change: dw_rel minus its value at the smallest T (the T -> 0
+    # reference), seed by seed, with the standard error of the seed mean.
+    excess = per_seed["dw_rel"] - per_seed["dw_rel"].isel(T=0)
+    n_ok = excess.count("seed")
+    excess_mean = excess.mean("seed")
+    excess_sem = excess.std("seed", ddof=1) / np.sqrt(n_ok)
+    noise_levels = {}
+    rows = np.arange(sizes.size, dtype=float)
+    for level in settings["dw_levels"]:
+        # interpolated linearly in the excess (it starts at 0) and in log T
+        def crossing(curve: xr.DataArray, level: float = level) -> np.ndarray:
+            return fit.critical_line(rows, T, curve.values, level)
+
+        tc = crossing(excess_mean)
+        # the crossings of mean +- sem bracket T_c (an upper curve crosses at a lower T)
+        low, high = crossing(excess_mean + excess_sem), crossing(excess_mean - excess_sem)
+        noise_levels[level] = (tc, low, high, power_law(sizes, tc, None))
     collapse = perceptron.collapse_exponent(
         per_seed["dw_rel"].values, T, sizes, floor=settings["collapse_floor"]
     )
@@ -185,6 +165,8 @@ def critical(ds: xr.Dataset, settings: dict) -> dict:
     plateau = fit.critical_line(sizes, T, ratio.values, TC_FACTOR)
     return {
         "levels": levels,
+        "noise_levels": noise_levels,
+        "baseline": (mean["dw_rel"].isel(T=0), excess_sem.isel(T=-1)),
         "collapse": collapse,
         "plateau": (plateau, power_law(sizes, plateau, None)),
         "mean": mean,
@@ -219,10 +201,35 @@ def merge(diagrams: dict, scalings: dict, results: dict, settings: dict) -> xr.D
         dims = (f"{data}_lazy_P",)
         for (name, level), (tc, _) in result["levels"].items():
             combined[f"{data}_T_c_{name}_{level:g}"] = (dims, tc)
+        for level, (tc, low, high, _) in result["noise_levels"].items():
+            combined[f"{data}_T_c_dw_noise_{level:g}"] = (dims, tc)
+            combined[f"{data}_T_c_dw_noise_{level:g}_low"] = (dims, low)
+            combined[f"{data}_T_c_dw_noise_{level:g}_high"] = (dims, high)
         combined[f"{data}_T_c_plateau_ratio"] = (dims, result["plateau"][0])
         combined.attrs[f"{data}_collapse_a"] = list(result["collapse"])
     combined.attrs.update({k: str(v) for k, v in settings.items()})
     return combined
+
+
+def bends(sizes: np.ndarray, tc: np.ndarray) -> list[str]:
+    """Lines on how log T_c(log P) bends: log-space exponents per decade of P (with two or
+    more decades) and the local exponents at both ends of a fit with a curvature term (with
+    six or more P)."""
+    if np.sum(np.isfinite(tc)) < 6:
+        return []
+    out = []
+    windows = local_power_laws(sizes, tc)
+    if len(windows) > 1:
+        out.append(f"    per decade: {format_local(windows, 'P')}")
+    ends = end_slopes(sizes, tc)
+    if ends is not None:
+        first, last, curvature = ends
+        out.append(
+            f"    with a curvature term: local exponent at P = {np.nanmin(sizes):g}: "
+            f"{format_exponent(first)}; at P = {np.nanmax(sizes):g}: {format_exponent(last)}; "
+            f"curvature {format_exponent(curvature)}"
+        )
+    return out
 
 
 def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
@@ -243,9 +250,26 @@ def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
         for (name, level), (tc, law) in result["levels"].items():
             values = ", ".join(f"{v:.2g}" for v in tc)
             rows.append(f"  {name} = {level:g}: T_c = {values}; T_c ~ P^{format_exponent(law)}")
+            rows.extend(bends(sizes, tc))
+        baseline = ", ".join(f"{v:.2g}" for v in result["baseline"][0].values)
+        rows.append(
+            f"  noise-induced dw_rel - dw_rel(T = {result['mean']['dw_rel']['T'].values[0]:.2g}) "
+            f"(baseline dw_rel there: {baseline}):"
+        )
+        for level, (tc, low, high, law) in result["noise_levels"].items():
+            values = ", ".join(
+                f"{v:.2g} [{lo:.2g}, {hi:.2g}]" for v, lo, hi in zip(tc, low, high, strict=True)
+            )
+            rows.append(
+                f"  noise part = {level:g}: T_c [+-1 SE] = {values}; T_c ~ P^{format_exponent(law)}"
+            )
+            rows.extend(bends(sizes, tc))
         a, low, high = result["collapse"]
+        resolved = bool(np.isfinite([a, low, high]).all() and 0 < low <= a <= high)
+        verdict = "" if resolved else " (not resolved: the interval includes 0)"
         rows.append(
             f"  collapse of dw_rel vs T P^a: a = {a:.3f} [95% bootstrap {low:.3f}, {high:.3f}]"
+            f"{verdict}"
         )
         plateau = format_exponent(result["plateau"][1])
         rows.append(f"  (alternative) plateau ratio {TC_FACTOR:g}: T_c ~ P^{plateau}")
@@ -253,11 +277,4 @@ def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
     return "\n".join(out)
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="FC network under SGD noise: (alpha, T) phase diagram (chi-data, digits), T_c vs P",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 2 if quick else 3,
-    settings=default_settings,
-)
+EXPERIMENT = experiment(SPEC, run)

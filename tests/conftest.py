@@ -7,6 +7,16 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # XLA's own threads; one BLAS thread is faster here.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+# JAX's persistent compilation cache: a second run of the suite (and the subprocesses its
+# tests start, which inherit the environment) loads compiled programs from .cache/jax in the
+# repository (gitignored) instead of compiling them again. THEORYTK_TEST_CACHE=0 turns it off.
+if os.environ.get("THEORYTK_TEST_CACHE", "1") != "0":
+    os.environ.setdefault(
+        "JAX_COMPILATION_CACHE_DIR",
+        os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".cache", "jax"),
+    )
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
+
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)

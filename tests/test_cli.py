@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
 import sys
 import types
 import warnings
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -12,7 +16,7 @@ import pytest
 import xarray as xr
 
 from experiments import phase_diagram
-from experiments._experiment import Experiment, run_simulation, save_both
+from experiments._experiment import Experiment, Options, UsageError, run_simulation, save_both
 from theorytk import sweep
 
 
@@ -173,15 +177,136 @@ def test_zarr_results_open_without_a_consolidation_warning(monkeypatch, tmp_path
         xr.open_zarr(tmp_path / "fake.zarr").close()
 
 
-def test_ctrl_c_prints_one_line_with_the_resume_command(monkeypatch, tmp_path, capsys):
+def test_ctrl_c_without_checkpoints_says_nothing_was_saved(monkeypatch, tmp_path, capsys):
     def interrupted(axes, options):
         raise KeyboardInterrupt
 
     fake_experiment(monkeypatch, interrupted)
     assert phase_diagram.main(["fake", "--out", str(tmp_path), "--seeds", "2"]) == 130
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and str(tmp_path / "checkpoints") in err
-    assert err.endswith(f"fake --out {tmp_path} --seeds 2 --resume")
+    assert "\n" not in err and "nothing was saved (fake left no checkpoints in" in err
+    assert err.endswith(
+        f"{sys.executable} -m experiments.phase_diagram fake --out {tmp_path} --seeds 2"
+    )
+
+
+def interrupt_simulations_after_one_chunk(monkeypatch):
+    """Make every stored sweep (an experiment's simulation) stop after its first chunk."""
+    run = sweep.run
+
+    def interrupted_run(*args, **kwargs):
+        def stop(info):
+            raise KeyboardInterrupt
+
+        return run(*args, **kwargs, on_chunk=stop if kwargs.get("store") else None)
+
+    monkeypatch.setattr(sweep, "run", interrupted_run)
+
+
+def fake_simulation(axes, options):
+    ds = run_simulation(
+        lambda p, key: {"y": p["x"] * jax.random.normal(key)},
+        sweep.Grid(x=axes["x"], seed=range(options.seeds)),
+        options,
+        "fake",
+    )
+    save_both(ds, options.out, "fake")
+    return "done"
+
+
+@pytest.mark.slow  # a second process imports JAX and compiles the model (about 20 s)
+def test_ctrl_c_prints_one_line_with_a_resume_command_that_runs_as_pasted(
+    monkeypatch, tmp_path, capsys
+):
+    out = tmp_path / "my results"  # a space: the command must quote it
+    args = ["ridge", "--quick", "--out", str(out), "--seeds", "2", "--no-progress"]
+    args += ["--grid", "n_over_d=0.5,2", "--grid", "lam=0.01,1", "--chunk-size", "2"]
+    interrupt_simulations_after_one_chunk(monkeypatch)
+    assert phase_diagram.main(args) == 130
+    monkeypatch.undo()
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"saved in {out / 'checkpoints'}" in err
+    command = err.split("continue with: ")[1]
+    assert command == shlex.join(
+        [sys.executable, "-m", "experiments.phase_diagram", *args, "--resume"]
+    )
+    assert (out / "checkpoints" / "ridge_simulation.zarr.partial").is_dir()
+    root = Path(__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run(command, shell=True, cwd=root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    resumed = sweep.load(out / "ridge.nc")
+    assert sweep.load(out / "ridge.zarr").attrs["command"] == command
+    assert (resumed["status"] == sweep.Status.OK).all() and np.isfinite(resumed["test_mse"]).all()
+    assert not (out / "checkpoints" / "ridge_simulation.zarr.partial").exists()
+
+
+def test_ctrl_c_after_overwrite_prints_a_resume_command_without_overwrite(
+    monkeypatch, tmp_path, capsys
+):
+    fake_experiment(monkeypatch, fake_simulation)
+    interrupt_simulations_after_one_chunk(monkeypatch)
+    assert phase_diagram.main(["fake", "--out", str(tmp_path), "--overwrite"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"fake --out {tmp_path} --resume") and "--overwrite" not in err
+
+
+def test_a_rerun_over_an_interrupted_run_needs_resume_or_overwrite(monkeypatch, tmp_path, capsys):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path), "--seeds", "3", "--chunk-size", "2"]
+    with monkeypatch.context() as patch:
+        interrupt_simulations_after_one_chunk(patch)
+        assert phase_diagram.main(args) == 130
+    capsys.readouterr()
+    partial = tmp_path / "checkpoints" / "fake_simulation.zarr.partial"
+    assert phase_diagram.main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "checkpoints/fake_simulation.zarr.partial" in err
+    assert "--resume" in err and "--overwrite" in err
+    assert partial.is_dir()  # nothing was discarded
+    assert phase_diagram.main([*args, "--resume"]) == 0
+    assert not partial.exists() and (tmp_path / "fake.nc").exists()
+
+
+def test_resume_into_a_folder_without_results_exits_2(monkeypatch, tmp_path, capsys):
+    fake_experiment(monkeypatch, fake_simulation)
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "fake_other_simulation.zarr").mkdir()  # not this experiment's
+    monkeypatch.setitem(phase_diagram.EXPERIMENTS, "fake_other", "fake_experiment")
+    assert phase_diagram.main(["fake", "--out", str(tmp_path), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "holds no fake results or checkpoints to continue" in err
+    assert not (tmp_path / "fake.nc").exists()
+
+
+def test_resume_from_an_unreadable_checkpoint_exits_2_naming_it(monkeypatch, tmp_path, capsys):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path)]
+    assert phase_diagram.main(args) == 0
+    store = tmp_path / "checkpoints" / "fake_simulation.zarr"
+    (store / "zarr.json").write_text("{")
+    capsys.readouterr()
+    assert phase_diagram.main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"cannot resume from {str(store)!r}" in err
+    assert "not a readable sweep store" in err and "--overwrite" in err
+    with warnings.catch_warnings():  # a fresh store is not reported damaged (whatever its path)
+        warnings.simplefilter("error", RuntimeWarning)
+        assert phase_diagram.main([*args, "--overwrite"]) == 0
+
+
+def test_resume_recomputes_a_deleted_checkpoint_chunk_and_names_it(monkeypatch, tmp_path):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path), "--seeds", "4"]
+    assert phase_diagram.main(args) == 0
+    finished = sweep.load(tmp_path / "fake.nc")
+    chunk = tmp_path / "checkpoints" / "fake_simulation.zarr" / "y" / "c" / "0" / "0"
+    chunk.unlink()
+    with pytest.warns(RuntimeWarning, match=f"recomputing 8 points.*{chunk} is missing"):
+        assert phase_diagram.main([*args, "--resume"]) == 0
+    resumed = sweep.load(tmp_path / "fake.nc")
+    assert np.isfinite(resumed["y"]).all() and (resumed["status"] == sweep.Status.OK).all()
+    np.testing.assert_array_equal(resumed["y"].values, finished["y"].values)
 
 
 def test_a_grid_axis_given_twice_exits_2(capsys):
@@ -252,4 +377,111 @@ def test_a_ratio_that_rounds_to_size_zero_or_collides_exits_2(capsys, tmp_path):
 )
 def test_a_non_integer_width_or_depth_exits_2_instead_of_being_rounded(name, spec, capsys):
     assert phase_diagram.main([name, "--grid", spec]) == 2
-    assert "values must be integers >= 1" in capsys.readouterr().err
+    assert "values must be integers" in capsys.readouterr().err
+
+
+# --- usage errors: one line, exit 2, before JAX is imported and before any compute ---------
+
+BAD_COMMAND_LINES = [
+    (["halpern", "--grid", "n=16.5,64"], "--grid n: values must be integers >= 1"),
+    (["krr_digits", "--grid", "n=0,16"], "--grid n: values must be integers in [1, 1796]"),
+    (["krr_digits", "--grid", "n=5000"], "--grid n: values must be integers in [1, 1796]"),
+    (["krr_digits", "--grid", "n=16,16.2"], "--grid n: values must be integers in [1, 1796]"),
+    (["krr_digits", "--grid", "n=16,16.0000000001"], "--grid n: the value 16 is given twice"),
+    (["sgd_noise", "--set", "data=nope"], "--set data: comma-separated distinct names"),
+    (["sgd_noise", "--set", "chi=-1"], "--set chi: chi must be > -1"),
+    (["sgd_noise", "--set", "batch=100000"], "--set batch=100000: must be <= every"),
+    (["sgd_noise", "--set", "diagram_P=-5"], "--set diagram_P: 0 (no phase diagram) or"),
+    (["sgd_noise", "--set", "P=128,128"], "--set P: values must be distinct"),
+    (["perceptron", "--grid", "chi=-1,0"], "--grid chi: chi must be > -1"),
+    (["perceptron", "--grid", "P=1,64"], "--grid P: values must be >= batch = 2"),
+    (["ntk_depth", "--grid", "depth=1000000000"], "--grid depth: values must be integers in"),
+    (["scaling", "--grid", "n=0,100"], "--grid n: values must be integers in [1, 1200]"),
+    (["gossip", "--grid", "Q=1,2.5"], "--grid Q: values must be integers >= 1"),
+    (["ridge", "--grid", "lam=1e-300,1e300"], "--grid lam: values must lie in [1e-12, 1e+12]"),
+    (["rf", "--grid", "ridge=1e-300,1"], "--grid ridge: values must lie in [1e-12, 1e+12]"),
+    (["gossip", "--grid", "Q=1,1000000000"], "--grid Q=1,1000000000: the run would do about"),
+    (["ntk", "--grid", "width=10000000"], "--grid width=10000000: the run needs about"),
+    (["perceptron", "--set", "d=100000000"], "--set d=100000000: the run needs about"),
+    (["halpern", "--grid", "n=16,1000000000"], "--grid n=16,1000000000: the run needs about"),
+    (["lr_batch", "--seeds", "100000"], "--seeds 100000: the run would do about"),
+    (["ridge", "--seeds", "99999999999999999999"], "--seeds must be an integer in [1, 1,000,000]"),
+    (["ridge", "--seeds", "0"], "--seeds must be an integer in [1, 1,000,000]"),
+    (["ridge", "--chunk-size", "9" * 20], "--chunk-size must be an integer in [1, 1,048,576]"),
+    (["ridge", "--grid", "lam=1:2:9999999999"], "NUM must be in [1, 100000]"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_COMMAND_LINES)
+def test_a_bad_command_line_exits_2_with_one_line_naming_the_flag(argv, message, capsys, tmp_path):
+    assert phase_diagram.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("phase_diagram: error: ") and "\n" not in err
+    assert message in err
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_usage_errors_are_reported_without_importing_jax(tmp_path):
+    script = (
+        "import sys\n"
+        "from experiments import phase_diagram\n"
+        f"cases = {[argv for argv, _ in BAD_COMMAND_LINES]!r}\n"
+        f"codes = [phase_diagram.main([*argv, '--out', {str(tmp_path)!r}]) for argv in cases]\n"
+        "codes.append(phase_diagram.main(['--list']))\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'jax', 'theorytk', 'xarray'})\n"
+        "print(codes, heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == f"{[2] * len(BAD_COMMAND_LINES) + [0]} []"
+
+
+def test_allow_large_lifts_the_work_limit_but_not_the_memory_limit():
+    parser = phase_diagram.build_parser()
+    spec = phase_diagram.SPECS["gossip"]
+    large = parser.parse_args(["gossip", "--grid", "Q=1,100000", "--allow-large"])
+    assert phase_diagram.checked_run(spec, large).axes["Q"].max() == 100000
+    with pytest.raises(UsageError, match="--allow-large"):
+        phase_diagram.checked_run(spec, parser.parse_args(["gossip", "--grid", "Q=1,100000"]))
+    huge = parser.parse_args(["ntk", "--grid", "width=10000000", "--allow-large"])
+    with pytest.raises(UsageError, match="of memory"):
+        phase_diagram.checked_run(phase_diagram.SPECS["ntk"], huge)
+
+
+def test_every_default_and_quick_run_passes_its_own_checks_and_cost_limits():
+    parser = phase_diagram.build_parser()
+    for name, spec in phase_diagram.SPECS.items():
+        for flags in ([], ["--quick"]):
+            run = phase_diagram.checked_run(spec, parser.parse_args([name, *flags]))
+            assert run.axes.keys() == spec.axes(False).keys()
+
+
+def test_the_experiment_api_applies_the_spec_checks(tmp_path):
+    from experiments import krr_digits
+
+    options = Options(tmp_path, seeds=1, chunk_size=8, resume=False, quick=True)
+    with pytest.raises(UsageError, match="--grid n: values must be integers in"):
+        krr_digits.EXPERIMENT.run({"n": np.array([16.0, 16.2])}, options)
+
+
+def test_list_shows_each_experiments_axes_with_their_defaults_and_settings(capsys):
+    assert phase_diagram.main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "--grid n_over_d=0.2:5:24:log; lam=0.0001:10:24:log" in out
+    assert "--grid width=16:512:6:log; depth=1:8:4:log" in out
+    assert "--set batch=2 d=16 budget=2000000" in out
+    for name, spec in phase_diagram.SPECS.items():
+        block = out.split(name, 1)[1]
+        assert all(f"{axis}=" in block for axis in spec.axes(False))
+
+
+@pytest.mark.parametrize(
+    "argv", [["--seeds", "1.5"], ["--chunk-size", "x"], ["--no-such-option"], ["a", "b"]]
+)
+def test_an_option_argparse_rejects_is_one_line_with_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        phase_diagram.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("phase_diagram: error: ") and "\n" not in err

@@ -16,6 +16,10 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.star
 SLOW: set[str] = set()
 
 
+def test_there_are_at_least_twelve_examples():
+    assert len(EXAMPLES) >= 12, [p.name for p in EXAMPLES]
+
+
 @pytest.mark.parametrize(
     "path",
     [

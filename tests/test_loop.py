@@ -112,8 +112,17 @@ def test_vmapped_batch_stops_when_its_last_point_stops():
 def test_bad_driver_arguments_are_rejected():
     with pytest.raises(ValueError, match="budget"):
         run_until_stopped(walk_step, crossed, jnp.float32(0), budget=-1)
+    with pytest.raises(ValueError, match="budget must be an integer <= 2147483647, got 2147483648"):
+        run_until_stopped(walk_step, crossed, jnp.float32(0), budget=2**31)
     with pytest.raises(ValueError, match="segment"):
         run_until_stopped(walk_step, crossed, jnp.float32(0), budget=5, segment=0)
+
+
+def test_the_largest_budget_an_int32_counter_holds_is_accepted():
+    traced = jax.eval_shape(
+        lambda: run_until_stopped(walk_step, crossed, jnp.float32(0), budget=2**31 - 1)
+    )
+    assert traced.steps.dtype == jnp.int32
 
 
 # --- refilled lanes -----------------------------------------------------------------------

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -19,6 +23,7 @@ from hypothesis import strategies as st
 
 from theorytk import sweep
 from theorytk.sweep import Status
+from theorytk.sweep._store import ProgressStore
 
 WORKER = Path(__file__).with_name("sweep_worker.py")
 sys.path.insert(0, str(WORKER.parent))
@@ -43,9 +48,17 @@ def run_worker(out: Path, *args: str) -> subprocess.Popen:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port whose successor is free too (sweep.initialize_distributed meets there)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
 
 
 # --- grids and results -------------------------------------------------------------------
@@ -244,6 +257,29 @@ def test_two_processes_resume_a_shared_store_computing_only_the_missing_chunks(t
     assert [ds.attrs["computed_chunks"] for ds in again] == ["", ""]
 
 
+def start_process(port: int, n: int, process_id: int, timeout: float) -> Exception | None:
+    try:
+        sweep.initialize_distributed(f"127.0.0.1:{port}", n, process_id, timeout=timeout)
+    except TimeoutError as error:
+        return error
+    return None
+
+
+def test_a_distributed_start_with_missing_processes_times_out_naming_them():
+    port = free_port()
+    with concurrent.futures.ThreadPoolExecutor() as pool:  # process 1 of 3 starts, 2 does not
+        one = pool.submit(start_process, port, 3, 1, 4.0)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"waited 1 s for processes \[2\] of 3"):
+            sweep.initialize_distributed(f"127.0.0.1:{port}", 3, 0, timeout=1.0)
+        assert time.monotonic() - started < 3.0
+        assert "process 1 could not reach process 0" in str(one.result())
+    with pytest.raises(TimeoutError, match=r"processes \[1, 2, 3\] of 4"):
+        sweep.initialize_distributed(f"127.0.0.1:{port}", 4, 0, timeout=0.5)
+    with pytest.raises(ValueError, match="process_id must be an integer <= 1"):
+        sweep.initialize_distributed(f"127.0.0.1:{port}", 2, 2)
+
+
 # --- failure as data ----------------------------------------------------------------------
 
 
@@ -373,6 +409,58 @@ def test_a_function_returning_no_dict_is_rejected():
         TypeError, match=r"must return a dict of scalar metrics, got an array of shape \(\)"
     ):
         sweep.run(lambda p, k: p["a"] * 2, sweep.Grid(a=[1.0]), key=KEY)
+
+
+@pytest.mark.parametrize(
+    "returned", [lambda p: p["a"] * 2, lambda p: (p["a"], p["b"]), lambda p: [p["a"]]]
+)
+def test_a_function_returning_no_dict_is_named_as_such_even_if_it_reads_every_axis(returned):
+    # reads a and b, so "does not read the grid axes" would be a wrong diagnosis
+    with pytest.raises(TypeError, match="must return a dict of scalar metrics"):
+        sweep.run(lambda p, k: returned(p), sweep.Grid(a=[1.0], b=[2.0]), key=KEY)
+
+
+def test_a_grid_beyond_the_uint32_point_index_is_refused_before_tracing():
+    def never_traced(params, key):
+        raise AssertionError("traced")
+
+    grid = sweep.Grid(a=np.arange(70_000.0), b=np.arange(70_000.0))  # 4.9e9 points
+    with pytest.raises(ValueError, match="more than 2\\*\\*32 points are not supported"):
+        sweep.run(never_traced, grid, key=KEY)
+
+
+def test_a_function_that_needs_config_and_gets_none_is_rejected():
+    def model(params, key, *, config):
+        return {"y": params["a"] * config.scale}
+
+    with pytest.raises(TypeError, match="takes a required `config` argument.*no config="):
+        sweep.run(model, sweep.Grid(a=[1.0]), key=KEY)
+
+    def optional(params, key, *, config=None):  # a default: config=None is the caller's choice
+        return {"y": params["a"] * (1.0 if config is None else config)}
+
+    assert float(sweep.run(optional, sweep.Grid(a=[3.0]), key=KEY)["y"][0]) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("key", "got"),
+    [
+        (0, "got int 0"),
+        (np.arange(2), "got an array int"),
+        (jax.random.split(KEY, 3), r"got an array key<fry>\[3\]"),
+    ],
+)
+def test_a_key_that_is_not_one_prng_key_is_rejected(key, got):
+    with pytest.raises(
+        TypeError, match=f"key must be one PRNG key, e.g. key=jax.random.key.*{got}"
+    ):
+        sweep.run(quadratic, GRID, key=key)
+
+
+def test_a_raw_prng_key_gives_the_results_of_the_typed_key():
+    raw = sweep.run(quadratic, GRID, key=jax.random.PRNGKey(0))
+    typed = sweep.run(quadratic, GRID, key=jax.random.key(0))
+    xr.testing.assert_equal(raw.drop_attrs(), typed.drop_attrs())
 
 
 def test_a_non_scalar_metric_is_rejected():
@@ -597,6 +685,44 @@ def test_a_damaged_chunk_is_recomputed_when_resuming_with_another_chunk_size(tmp
         resumed, computed = resume_recording_chunks(store, 25)
     assert computed == [0, 1, 2, 3]  # points 10..19 lost: chunk 0 (0..24) is computed again
     xr.testing.assert_equal(resumed.drop_attrs(), reference.drop_attrs())
+
+
+def test_resume_continues_a_partial_store_started_over_a_finished_one(tmp_path):
+    store = tmp_path / "sweep.zarr"
+    sweep.run(quadratic, GRID, key=KEY, store=store)  # an earlier, finished sweep
+    interrupt_after_four_chunks(store)  # another sweep started over it (resume=False)
+    resumed, computed = resume_recording_chunks(store, 10)
+    assert computed == [4, 5, 6, 7, 8]
+    xr.testing.assert_identical(
+        resumed, sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)
+    )
+
+
+def test_ctrl_c_during_a_chunk_write_waits_until_the_chunk_is_stored(tmp_path, monkeypatch):
+    store = tmp_path / "sweep.zarr"
+    write, array = ProgressStore.write, ProgressStore._array
+
+    def flagged_write(self, static_index, start, values):
+        self.interrupt = start == 20  # the third chunk
+        write(self, static_index, start, values)
+
+    def interrupting_array(self, name):
+        if getattr(self, "interrupt", False) and name == "response":  # after "draw" is stored
+            self.interrupt = False
+            os.kill(os.getpid(), signal.SIGINT)
+        return array(self, name)
+
+    monkeypatch.setattr(ProgressStore, "write", flagged_write)
+    monkeypatch.setattr(ProgressStore, "_array", interrupting_array)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10, store=store)
+    monkeypatch.undo()
+    with warnings.catch_warnings():  # no chunk is damaged: nothing is reported
+        warnings.simplefilter("error", RuntimeWarning)
+        resumed, computed = resume_recording_chunks(store, 10)
+    assert computed == [3, 4, 5, 6, 7, 8]  # the interrupted chunk 2 was stored whole
+    reference = sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)
+    xr.testing.assert_identical(resumed, reference)
 
 
 @pytest.mark.parametrize("finished", [True, False])

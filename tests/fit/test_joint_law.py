@@ -185,7 +185,7 @@ def test_bad_options_raise_value_error():
         fit.fit_joint_law(N[:5], D[:5], loss[:5])
     with pytest.raises(ValueError, match="same length"):
         fit.fit_joint_law(N, D[:-1], loss)
-    with pytest.raises(ValueError, match="needs a concrete PRNG key"):
+    with pytest.raises(ValueError, match="needs a PRNG key"):
         fit.fit_joint_law(N, D, loss, n_bootstrap=10)
     with pytest.raises(ValueError, match="objective must be one of"):
         fit.fit_joint_law(N, D, loss, objective="l1")
@@ -193,3 +193,17 @@ def test_bad_options_raise_value_error():
         fit.fit_joint_law(N, D, loss, solver="levenberg_marquardt")
     with pytest.raises(ValueError, match="would drop all"):
         fit.fit_joint_law(N, D, loss, exclude_highest=N.size)
+    with pytest.raises(ValueError, match=r"max_steps must be an integer >= 1, got -5"):
+        fit.fit_joint_law(N, D, loss, max_steps=-5)
+    with pytest.raises(ValueError, match="hold no points"):
+        fit.fit_joint_law(N[:0], D[:0], loss[:0])
+
+
+def test_a_size_that_never_varies_is_refused_as_not_identifiable():
+    # One N for every run: only E + A / N^alpha is determined, so A, alpha and E are not;
+    # a fit would report whatever start the grid held.
+    N, D, loss = chinchilla_data(8)
+    with pytest.raises(ValueError, match=r"N takes 1 distinct value.*A, alpha and E are not"):
+        fit.fit_joint_law(np.full_like(N, 1e9), D, loss)
+    with pytest.raises(ValueError, match=r"D takes 2 distinct value.*B, beta and E are not"):
+        fit.fit_joint_law(N, np.where(np.arange(D.size) % 2, 1e10, 1e11), loss)

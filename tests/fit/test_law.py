@@ -1,5 +1,6 @@
 """Tests for theorytk.fit.fit_law (user laws, multi-start) and fit_broken_power_law."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optimistix as optx
@@ -111,3 +112,26 @@ def test_law_with_more_parameters_than_points_and_bad_starts_raise_value_error()
         fit.fit_law(wave, X, np.ones(X.size), {"omega": np.ones(3)}, pool_size=0)
     with pytest.raises(ValueError, match="x must be finite"):
         fit.fit_law(wave, np.r_[np.nan, X[1:]], np.ones(X.size), {"omega": np.ones(3)})
+
+
+def test_no_points_bad_max_steps_and_a_law_of_the_wrong_shape_raise_value_error():
+    starts = {"omega": np.ones(3)}
+    with pytest.raises(ValueError, match="x and y hold no points"):
+        fit.fit_law(wave, X[:0], np.ones(0), starts)
+    with pytest.raises(ValueError, match=r"max_steps must be an integer >= 1, got -5"):
+        fit.fit_law(wave, X, np.ones(X.size), starts, max_steps=-5)
+    with pytest.raises(ValueError, match=r"one value per point, shape \(60,\), got \(\)"):
+        fit.fit_law(lambda theta, x: jnp.sum(wave(theta, x)), X, np.ones(X.size), starts)
+    with pytest.raises(ValueError, match=r"shape \(60,\), got \(60, 2\)"):
+        fit.fit_law(lambda t, x: jnp.stack([wave(t, x)] * 2, 1), X, np.ones(X.size), starts)
+
+
+def test_fit_law_under_jit_gives_the_eager_fit():
+    # Traced data skip the value checks; the solve is the same computation.
+    y = np.exp(np.sin(2.0 * X))
+    starts = {"omega": np.linspace(1.5, 2.5, 4)}
+
+    def fitted(y):
+        return fit.fit_law(wave, X, y, starts, objective="least_squares_log").params["omega"]
+
+    np.testing.assert_allclose(jax.jit(fitted)(y), fitted(y), rtol=1e-12)

@@ -15,7 +15,7 @@ from theorytk import sweep
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gossip")
     options = Options(out=out, seeds=2, chunk_size=256, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.default_axes(True), options)
+    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
     return line, out
 
 

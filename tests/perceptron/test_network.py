@@ -208,6 +208,8 @@ def test_a_traced_training_set_size_pads_and_masks_to_the_same_run():
         (dict(data="digits", d=16), "has d = 64"),
         (dict(data="digits", d=None, P=1024, P_test=1024), "P \\+ P_test must be <= 1797"),
         (dict(n_ntk=1024), "n_ntk must be <= P_test"),
+        # steps, the budget rounded up to a multiple of check_every = 8, count in int32
+        (dict(budget=2**31 - 7), "budget must be an integer <= 2147483640"),
     ],
 )
 def test_bad_configs_are_value_errors(change, message):

@@ -127,7 +127,7 @@ def test_noise_hurts_more_as_chi_grows(sgd_run):
 def test_noise_dominated_test_error_decreases_with_p(sgd_run):
     # alpha T = 100, chi = 1, P = 128, 256, 512 (8 seeds each, two calls): the seed-mean
     # closed-form test error decreases (measured 0.020, 0.0088, 0.0068: exponent 0.58 over
-    # this short range; gradient descent gives 1.0, see test_perceptron_scaling.py).
+    # this short range; gradient descent gives ~1, see test_perceptron_scaling.py).
     sizes = np.repeat([128, 256, 512], 8)
     seeds = np.tile(SEEDS, 3)
     error = np.concatenate(
@@ -144,7 +144,10 @@ def test_noise_dominated_test_error_decreases_with_p(sgd_run):
         sigma=error.std(axis=1, ddof=1) / np.sqrt(8),
         with_constant=False,
     )
-    assert 0.3 < float(result.b) < 1.5, float(result.b)
+    # The exponent of these three points (1/SEM^2 weights) measured 0.581; fitted seed by
+    # seed it has sd 0.379, so the 8-seed estimate has sd ~0.134 and (0.2, 1.0) is a ~3 sd
+    # band around the measurement: it fails a flat error (0) and the gradient-descent 1/P.
+    assert 0.2 < float(result.b) < 1.0, float(result.b)
 
 
 def test_closed_form_test_error_equals_monte_carlo_on_trained_perceptrons(sgd_run):
@@ -207,6 +210,7 @@ def test_exhausted_budget_is_a_status_and_t_and_eta_parametrise_the_same_run():
         (dict(d=0), "d must"),
         (dict(P=0), "P must"),
         (dict(budget=0), "budget"),
+        (dict(budget=2**31), "budget must be an integer <= 2147483647"),  # int32 step counter
     ],
 )
 def test_bad_configs_are_rejected(kwargs, match):
@@ -258,3 +262,26 @@ def test_the_sweep_in_refilled_lanes_gives_the_vmapped_result():
         np.testing.assert_allclose(
             ds[name].values.ravel(), np.asarray(value), rtol=1e-12, err_msg=name
         )
+
+
+def test_in_float64_the_lanes_give_the_step_counts_of_single_runs_exactly():
+    # The same 24 points as above, each also run alone by the jitted single-point simulate
+    # (what a Python loop does). In float64 the differently fused dots of one point and of a
+    # batch of lanes round alike to far below the margins' gaps, so every stopping step is
+    # the same; in float32 a few chaotic runs move their stopping step.
+    config = PerceptronConfig(d=16, P=64, B=8, budget=3000, P_test=256, segment=64)
+    grid = sweep.Grid(alpha=[0.1, 1.0, 10.0], T=[1e-3, 0.1, 3.0, 300.0], seed=range(2))
+    key = jax.random.key(3)
+    ds = sweep.run(simulate, grid, key=key, config=config, chunk_size=16, lanes=5)
+    alpha, T, _ = np.meshgrid(*(a.values for a in grid.axes), indexing="ij")
+    one = jax.jit(lambda p, k: simulate(p, k, config=config))
+    single = [
+        one({"alpha": a, "T": t}, jax.random.fold_in(key, i))
+        for i, (a, t) in enumerate(zip(alpha.ravel(), T.ravel(), strict=True))
+    ]
+    np.testing.assert_array_equal(
+        ds["steps"].values.ravel(), np.array([int(s["steps"]) for s in single])
+    )
+    np.testing.assert_allclose(
+        ds["dw1"].values.ravel(), np.array([float(s["dw1"]) for s in single]), rtol=1e-12
+    )

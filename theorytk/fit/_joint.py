@@ -224,7 +224,9 @@ def fit_joint_law(
 
     Raises:
         ValueError: N, D or loss non-positive, non-finite, of different shapes or not 1-D;
-            fewer than 6 points; other bad options (see `fit_law`).
+            fewer than 6 points; N or D with fewer than 3 distinct values (then A, alpha or
+            B, beta and E are not identifiable: only E + A / N^alpha at each N is); other bad
+            options (see `fit_law`). Needs concrete data (no jit).
     """
     arrays = {"N": np.asarray(N), "D": np.asarray(D), "loss": np.asarray(loss)}
     for name, arr in arrays.items():
@@ -236,6 +238,15 @@ def fit_joint_law(
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must be finite, got NaN or inf at {_bad(arr)}")
         _check_positive(name, arr, "the law is fitted in log space")
+    for name, law_params in (("N", "A, alpha"), ("D", "B, beta")):
+        distinct = np.unique(arrays[name])
+        if arrays[name].size and distinct.size < 3:
+            raise ValueError(
+                f"{name} takes {distinct.size} distinct value(s) {distinct[:2].tolist()}: "
+                f"{law_params} and E are not identifiable (a power law plus a constant needs "
+                f"{name} at >= 3 distinct values); vary {name}, or fit the loss against the "
+                "other variable alone"
+            )
     x = np.stack([np.log(arrays["N"]), np.log(arrays["D"])], axis=1)
     fit = fit_law(
         joint_log_law,

@@ -24,7 +24,7 @@ import numpy as np
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, PyTree
 
-from .._validation import is_concrete
+from .._validation import check_integer, is_concrete
 from ._multistart import (
     POOL_SIZE,
     Problem,
@@ -146,20 +146,27 @@ def fit_law(
             None runs all starts as one vmapped `optx.minimise`. Either way every start
             takes the same optimistix iterations, up to floating-point rounding.
 
+    Works under `jax.jit` with x, y, starts or key traced: the value checks (finite, > 0)
+    then apply only to concrete inputs, and a fit that did not converge shows as
+    `converged == False` (NaN params) without the warning.
+
     Returns:
         A `LawFit`. If no start converged, `converged` is False, `params` are NaN and a
         RuntimeWarning is issued: a failed fit is never returned as an optimum.
 
     Raises:
-        ValueError: unknown objective or solver, non-finite or (for "_log") non-positive y,
-            non-finite x, shapes that disagree, more parameters than points, bad
-            exclude_highest, n_bootstrap, pool_size or missing key.
+        ValueError: unknown objective or solver, no points, non-finite or (for "_log")
+            non-positive y, non-finite x, shapes that disagree, more parameters than points,
+            a law whose output is not one value per point, bad max_steps, exclude_highest,
+            n_bootstrap, pool_size or missing key.
     """
     check_objective_and_solver(objective, solver)
+    check_integer("max_steps", max_steps)
     if pool_size is not None and not (isinstance(pool_size, (int, np.integer)) and pool_size >= 1):
         raise ValueError(f"pool_size must be None or an integer >= 1, got {pool_size!r}")
     x, y = _prepare(x, y, objective, exclude_highest)
     starts = _check_starts(starts, y.shape[0], y.dtype)
+    _check_law_shape(law, starts, x, y)
     weights = _bootstrap_weights(n_bootstrap, key, y.shape[0], y.dtype)
     problem = Problem(law=law, law_is_log=bool(law_is_log), objective=objective)
     out = _fit(problem, solver, max_steps, pool_size, starts, x, y, weights)
@@ -175,7 +182,7 @@ def fit_law(
         objective=objective,
         n_points=int(y.shape[0]),
     )
-    if not bool(fit.converged):
+    if is_concrete(fit.converged) and not bool(fit.converged):
         warnings.warn(
             f"fit did not converge from any of {fit.n_starts} starts "
             f"(best start: {fit.result}); parameters are NaN",
@@ -220,26 +227,33 @@ def _n_starts(starts: PyTree) -> int:
 
 
 def _prepare(x: Any, y: Any, objective: str, exclude_highest: int) -> tuple[Array, Array]:
-    """Validate and convert the data; drop the `exclude_highest` points of largest y."""
-    x_arr, y_arr = np.asarray(x), np.asarray(y)
-    if y_arr.ndim != 1 or x_arr.ndim < 1 or x_arr.shape[0] != y_arr.shape[0]:
+    """Validate and convert the data; drop the `exclude_highest` points of largest y.
+
+    Shapes are always checked; values only where concrete (traced under jit)."""
+    x_shape, y_shape = np.shape(x), np.shape(y)
+    if len(y_shape) != 1 or len(x_shape) < 1 or x_shape[0] != y_shape[0]:
         raise ValueError(
-            f"y must be 1-D and x must have one row per point, got x {x_arr.shape} and "
-            f"y {y_arr.shape}"
+            f"y must be 1-D and x must have one row per point, got x {x_shape} and y {y_shape}"
         )
-    _check_finite("x", x_arr)
-    _check_finite("y", y_arr)
-    if objective != "least_squares":
-        _check_positive("y", y_arr, f"objective {objective!r} fits log y")
+    if y_shape[0] == 0:
+        raise ValueError("x and y hold no points: a fit needs data")
+    if is_concrete(x):
+        _check_finite("x", np.asarray(x))
+    if is_concrete(y):
+        _check_finite("y", np.asarray(y))
+        if objective != "least_squares":
+            _check_positive("y", np.asarray(y), f"objective {objective!r} fits log y")
     if not (isinstance(exclude_highest, (int, np.integer)) and exclude_highest >= 0):
         raise ValueError(f"exclude_highest must be an integer >= 0, got {exclude_highest!r}")
-    if exclude_highest >= y_arr.shape[0]:
-        raise ValueError(
-            f"exclude_highest={exclude_highest} would drop all {y_arr.shape[0]} points"
-        )
-    keep = np.sort(np.argsort(y_arr, kind="stable")[: y_arr.shape[0] - exclude_highest])
-    dtype = jnp.result_type(jnp.asarray(x_arr), jnp.asarray(y_arr), 1.0)
-    return jnp.asarray(x_arr[keep], dtype), jnp.asarray(y_arr[keep], dtype)
+    if exclude_highest >= y_shape[0]:
+        raise ValueError(f"exclude_highest={exclude_highest} would drop all {y_shape[0]} points")
+    x_arr, y_arr = jnp.asarray(x), jnp.asarray(y)
+    dtype = jnp.result_type(x_arr, y_arr, 1.0)
+    if exclude_highest:
+        order = jnp.argsort(y_arr, stable=True)[: y_shape[0] - exclude_highest]
+        keep = jnp.sort(order)
+        x_arr, y_arr = x_arr[keep], y_arr[keep]
+    return x_arr.astype(dtype), y_arr.astype(dtype)
 
 
 def _check_finite(name: str, arr: np.ndarray) -> None:
@@ -264,22 +278,40 @@ def _check_starts(starts: PyTree, m: int, dtype: Any) -> PyTree:
     leaves = jax.tree.leaves(starts)
     if not leaves:
         raise ValueError("starts must be a pytree of arrays with a leading axis of starts")
-    arrays = [np.asarray(leaf) for leaf in leaves]
-    lengths = {a.shape[0] if a.ndim else None for a in arrays}
+    shapes = [np.shape(leaf) for leaf in leaves]
+    lengths = {shape[0] if shape else None for shape in shapes}
     if len(lengths) != 1 or None in lengths or 0 in lengths:
         raise ValueError(
             "every leaf of starts needs the same leading axis of k >= 1 starts, got shapes "
-            f"{[a.shape for a in arrays]}"
+            f"{shapes}"
         )
-    for a in arrays:
-        _check_finite("starts", a)
-    n_params = sum(math.prod(a.shape[1:]) for a in arrays)
+    for leaf in leaves:
+        if is_concrete(leaf):
+            _check_finite("starts", np.asarray(leaf))
+    n_params = sum(math.prod(shape[1:]) for shape in shapes)
     if n_params >= m:
         raise ValueError(
             f"too few points: a law with {n_params} parameters needs more than {n_params} "
             f"points, got {m}"
         )
     return jax.tree.map(lambda leaf: jnp.asarray(leaf, dtype), starts)
+
+
+def _check_law_shape(law: Callable, starts: PyTree, x: Array, y: Array) -> None:
+    """ValueError unless law(params, x) gives one value per point (found by tracing once)."""
+    first = jax.tree.map(lambda leaf: leaf[0], starts)
+    try:
+        out = jax.eval_shape(law, first, x)
+    except Exception as error:
+        raise ValueError(
+            f"law(params, x) failed on the first start: {type(error).__name__}: {error}"
+        ) from error
+    shape = getattr(out, "shape", None)
+    if shape != y.shape:
+        raise ValueError(
+            f"law(params, x) must return one value per point, shape {y.shape}, got "
+            f"{shape if shape is not None else type(out).__name__}"
+        )
 
 
 def _bootstrap_weights(
@@ -290,8 +322,8 @@ def _bootstrap_weights(
         raise ValueError(f"n_bootstrap must be 0 or an integer >= 2, got {n_bootstrap!r}")
     if n_bootstrap == 0:
         return None
-    if key is None or not is_concrete(key):
-        raise ValueError("n_bootstrap > 0 needs a concrete PRNG key, e.g. key=jax.random.key(0)")
+    if key is None:
+        raise ValueError("n_bootstrap > 0 needs a PRNG key, e.g. key=jax.random.key(0)")
     idx = jax.random.randint(key, (n_bootstrap, m), 0, m)
     rows = jnp.arange(n_bootstrap)[:, None]
     return jnp.zeros((n_bootstrap, m), dtype).at[rows, idx].add(1.0)

@@ -306,14 +306,16 @@ class DadaoConfig(eqx.Module):
     """DADAO on heterogeneous quadratics (`random_quadratic`) over a named graph.
 
     Args:
-        graph: "ring", "complete" or "star" (Metropolis weights are not used: DADAO samples
-            edges uniformly).
+        graph: a `named_graph` name (ring, star, complete, exponential, torus, hypercube);
+            DADAO samples its edges uniformly (no mixing weights).
         n_nodes: number of nodes.
         dim: dimension d.
         mu, smoothness: curvature range of the f_i (a_ik ~ U[mu, smoothness]); DADAO is
             given exactly these mu and L.
         events: event budget per run.
         problem_seed: seed of the quadratic.
+        tolerance: the relative error (1/n) sum_i ||x_i - x*||^2 / ||x*||^2 at which
+            `dadao_simulate` reads off the time and the event counts to tolerance.
     """
 
     graph: str = eqx.field(static=True, default="ring")
@@ -323,17 +325,19 @@ class DadaoConfig(eqx.Module):
     smoothness: float = eqx.field(static=True, default=4.0)
     events: int = eqx.field(static=True, default=4000)
     problem_seed: int = eqx.field(static=True, default=0)
+    tolerance: float = eqx.field(static=True, default=1e-3)
 
     def __check_init__(self) -> None:
-        if self.graph not in ("ring", "complete", "star"):
-            raise ValueError(f"graph must be ring, complete or star, got {self.graph!r}")
         for name in ("n_nodes", "dim"):
             check_integer(name, getattr(self, name))
         check_integer("events", self.events, most=INT32_MAX)
+        if not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance!r}")
+        _graphs.named_graph(self.graph, self.n_nodes)
 
     def setup(self) -> tuple[Problem, np.ndarray]:
         """(the quadratic, the adjacency)."""
-        adj = getattr(_graphs, self.graph)(self.n_nodes)
+        adj = _graphs.named_graph(self.graph, self.n_nodes)
         problem = random_quadratic(
             self.problem_seed, self.n_nodes, self.dim, mu=self.mu, smoothness=self.smoothness
         )
@@ -354,13 +358,21 @@ def dadao_simulate(
     Returns:
         `error` = (1/n) sum_i ||x_i(T) - x*||^2 (from x_i(0) = 0), `grad_rate` and
         `comm_rate` (events per unit time), `invariant` = |alpha~ sum z + alpha sum z~|
-        (0 from the zero start), and `status` (BUDGET if the event budget ran out).
+        (0 from the zero start), `time_to_tol`, `grads_to_tol` and `comms_to_tol` (time and
+        events up to the first event after which error / ||x*||^2 <= `config.tolerance`; NaN
+        if not reached by T), and `status` (BUDGET if the event budget ran out).
     """
     problem, adj = config.setup()
     rates = graph_rates(adj)
     lam = params["comm_scale"] * rates.comm_rate
     x0 = jnp.zeros((config.n_nodes, config.dim))
-    state, _, status = dadao(
+    start = jnp.sum(problem.optimum**2)
+
+    def record(s: DadaoState) -> dict[str, Array]:
+        error = jnp.mean(jnp.sum((s.x - problem.optimum) ** 2, axis=1))
+        return {"reached": error <= config.tolerance * start, "grads": s.grads, "comms": s.comms}
+
+    state, traces, status = dadao(
         problem,
         adj,
         x0,
@@ -370,9 +382,19 @@ def dadao_simulate(
         horizon=params["horizon"],
         events=config.events,
         comm_rate=lam,
+        metrics=record,
     )
+    first = jnp.argmax(traces["reached"])
+    hit = traces["reached"][first]
+
+    def at_first(v: Array) -> Array:
+        return jnp.where(hit, v[first].astype(traces["t"].dtype), jnp.nan)
+
     c = dadao_constants(rates, config.n_nodes, config.mu, config.smoothness, lam)
     return {
+        "time_to_tol": at_first(traces["t"]),
+        "grads_to_tol": at_first(traces["grads"]),
+        "comms_to_tol": at_first(traces["comms"]),
         "error": jnp.mean(jnp.sum((state.x - problem.optimum) ** 2, axis=1)),
         "grad_rate": state.grads / params["horizon"],
         "comm_rate": state.comms / params["horizon"],

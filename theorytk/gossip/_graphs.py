@@ -160,6 +160,35 @@ def random_geometric(n: int, radius: float, key: jax.Array, *, max_tries: int = 
     return _connected_draw(draw, key, max_tries, f"random_geometric(n={n}, radius={radius})")
 
 
+_NAMED = {
+    "ring": ring,
+    "star": star,
+    "complete": complete,
+    "exponential": exponential,
+    "torus": lambda n: torus(int(round(np.sqrt(n))), int(round(np.sqrt(n)))),
+    "hypercube": lambda n: hypercube(int(round(np.log2(n)))),
+}
+GRAPH_NAMES = tuple(_NAMED)
+"""The names `named_graph` accepts."""
+
+
+def named_graph(name: str, n: int) -> np.ndarray:
+    """The adjacency of a named topology on n nodes.
+
+    Names: ring, star, complete, exponential, torus (n a square), hypercube (n a power of 2).
+
+    Raises:
+        ValueError: an unknown name, or a topology that cannot have n nodes.
+    """
+    if name not in _NAMED:
+        raise ValueError(f"unknown topology {name!r}; choose from {sorted(_NAMED)}")
+    check_integer("n", n, least=2)
+    adj = _NAMED[name](n)
+    if adj.shape[0] != n:
+        raise ValueError(f"topology {name!r} cannot have n = {n} nodes")
+    return adj
+
+
 def numpy_rng(key: jax.Array | int) -> np.random.Generator:
     """A NumPy generator seeded by a JAX key's data or an int (host-side, shape-varying draws)."""
     if isinstance(key, int | np.integer):

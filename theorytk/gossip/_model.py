@@ -10,7 +10,7 @@ variance correction.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import equinox as eqx
 import jax
@@ -20,7 +20,7 @@ import optax
 from jaxtyping import Array, ArrayLike
 
 from .. import sweep
-from .._validation import check_integer, check_scalar
+from .._validation import INT32_MAX, check_integer, check_scalar
 from ..sweep import Status
 from . import _graphs
 from ._algorithms import dfedsam, dsgd, gradient_tracking, run
@@ -29,14 +29,6 @@ from ._problems import Problem, digits_classification, random_quadratic
 from ._variance import AUTHORS_EPS, tensor_variance
 
 METHODS = ("dsgd", "gt")
-_BUILDERS = {
-    "ring": _graphs.ring,
-    "star": _graphs.star,
-    "complete": _graphs.complete,
-    "exponential": _graphs.exponential,
-    "torus": lambda n: _graphs.torus(int(round(np.sqrt(n))), int(round(np.sqrt(n)))),
-    "hypercube": lambda n: _graphs.hypercube(int(round(np.log2(n)))),
-}
 DIVERGED_FACTOR = 1e8
 """A run whose final error exceeds this many times its initial error is DIVERGED."""
 
@@ -46,13 +38,7 @@ def named_mixing(name: str, n: int) -> np.ndarray:
 
     Names: ring, star, complete, exponential, torus (n a square), hypercube (n a power of 2).
     """
-    base = name.removeprefix("lazy_")
-    if base not in _BUILDERS:
-        raise ValueError(f"unknown topology {name!r}; choose from {sorted(_BUILDERS)} (or lazy_*)")
-    adj = _BUILDERS[base](n)
-    if adj.shape[0] != n:
-        raise ValueError(f"topology {base!r} cannot have n = {n} nodes")
-    w = metropolis_hastings(adj)
+    w = metropolis_hastings(_graphs.named_graph(name.removeprefix("lazy_"), n))
     return lazy(w) if name.startswith("lazy_") else w
 
 
@@ -80,6 +66,8 @@ class QuadraticConfig(eqx.Module):
         mu, smoothness: curvature range.
         noise: gradient-noise standard deviation (0: deterministic gradients).
         problem_seed: seed of the quadratic.
+        tolerance: `quadratic_rounds` stops once (1/n) sum_i ||x_i - x*||^2 falls to
+            `tolerance` times its initial value ||x*||^2 (`steps` is then the budget).
     """
 
     method: str = eqx.field(static=True, default="dsgd")
@@ -93,12 +81,16 @@ class QuadraticConfig(eqx.Module):
     smoothness: float = eqx.field(static=True, default=4.0)
     noise: float = eqx.field(static=True, default=0.0)
     problem_seed: int = eqx.field(static=True, default=0)
+    tolerance: float = eqx.field(static=True, default=1e-6)
 
     def __check_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        for name in ("n_nodes", "dim", "steps"):
+        for name in ("n_nodes", "dim"):
             check_integer(name, getattr(self, name))
+        check_integer("steps", self.steps, most=INT32_MAX)
+        if not 0 < self.tolerance < 1:
+            raise ValueError(f"tolerance must be in (0, 1), got {self.tolerance!r}")
         self.family()
 
     def problem(self) -> Problem:
@@ -117,13 +109,25 @@ class QuadraticConfig(eqx.Module):
         return topology_family(self.topologies, self.n_nodes)
 
 
-def _pick(config: QuadraticConfig, params: Mapping[str, ArrayLike], dtype) -> tuple[Array, Array]:
-    """(lr, the (1, n, n) mixing stack of the topology whose gap is nearest params['gap'])."""
+def _pick(
+    config: QuadraticConfig, params: Mapping[str, ArrayLike], dtype
+) -> tuple[Array, Array, Array]:
+    """(lr, the (1, n, n) mixing stack of the topology whose gap is nearest params['gap'],
+    that topology's number of edges)."""
     check_scalar("params['lr']", params["lr"], "> 0", lambda v: v > 0)
     check_scalar("params['gap']", params["spectral_gap"], "in (0, 1]", lambda v: 0 < v <= 1)
     gaps, stack = config.family()
     index = jnp.argmin(jnp.abs(jnp.asarray(gaps) - params["spectral_gap"]))
-    return jnp.asarray(params["lr"], dtype), jnp.asarray(stack, dtype)[index][None]
+    edges = jnp.asarray([np.count_nonzero(np.triu(w, 1)) for w in stack])[index]
+    return jnp.asarray(params["lr"], dtype), jnp.asarray(stack, dtype)[index][None], edges
+
+
+def _quadratic_method(config: QuadraticConfig, problem: Problem, lr: Array, w: Array):
+    """D-SGD (ATC, SGD local rule) or gradient tracking with step lr on the stack w."""
+    stochastic = config.noise > 0
+    if config.method == "dsgd":
+        return dsgd(problem, w, optax.sgd(lr), stochastic=stochastic)
+    return gradient_tracking(problem, w, lr, stochastic=stochastic)
 
 
 @sweep.domain(
@@ -146,13 +150,9 @@ def quadratic_simulate(
         or became non-finite).
     """
     dtype = jnp.result_type(float)
-    lr, w = _pick(config, params, dtype)
+    lr, w, _ = _pick(config, params, dtype)
     problem = config.problem()
-    stochastic = config.noise > 0
-    if config.method == "dsgd":
-        method = dsgd(problem, w, optax.sgd(lr), stochastic=stochastic)
-    else:
-        method = gradient_tracking(problem, w, lr, stochastic=stochastic)
+    method = _quadratic_method(config, problem, lr, w)
     x0 = jnp.zeros((config.n_nodes, config.dim), dtype)
     state, _ = run(method, x0, key, steps=config.steps, metrics=lambda s: {})
     xbar = state.x.mean(0)
@@ -166,6 +166,86 @@ def quadratic_simulate(
         "distance": jnp.linalg.norm(xbar - problem.optimum),
         "status": jnp.where(bad, Status.DIVERGED, Status.OK).astype(jnp.int8),
     }
+
+
+class _Task(NamedTuple):
+    """What the steps of `quadratic_loop` read: step, mixing stack, edges, key, start distance."""
+
+    lr: Array
+    w: Array
+    edges: Array
+    key: Array
+    start: Array
+
+
+def _distance(problem: Problem, x: Array) -> Array:
+    """(1/n) sum_i ||x_i - x*||^2."""
+    return jnp.mean(jnp.sum((x - problem.optimum) ** 2, axis=1))
+
+
+def quadratic_loop(config: QuadraticConfig) -> sweep.Loop:
+    """`quadratic_rounds` as a `sweep.Loop`: one step is one round of D-SGD or GT."""
+    problem = config.problem()
+    dtype = jnp.result_type(float)
+
+    def init(params: Mapping[str, ArrayLike], key: Array) -> tuple[_Task, Any]:
+        lr, w, edges = _pick(config, params, dtype)
+        x0 = jnp.zeros((config.n_nodes, config.dim), dtype)
+        task = _Task(lr, w, edges, key, _distance(problem, x0))
+        return task, _quadratic_method(config, problem, lr, w).init(x0)
+
+    def step(task: _Task, state: Any, n: Array) -> Any:
+        method = _quadratic_method(config, problem, task.lr, task.w)
+        return method.step(state, n, jax.random.fold_in(task.key, n))
+
+    def diverged(task: _Task, state: Any) -> Array:
+        dist = _distance(problem, state.x)
+        return ~jnp.isfinite(dist) | (dist > DIVERGED_FACTOR * task.start)
+
+    def stopped(task: _Task, state: Any) -> Array:
+        reached = _distance(problem, state.x) <= config.tolerance * task.start
+        return reached | diverged(task, state)
+
+    def finish(task: _Task, result: sweep.LoopResult) -> dict[str, Array]:
+        bad = diverged(task, result.state)
+        rounds = result.steps.astype(dtype)
+        per_round = 1 if config.method == "dsgd" else 2
+        status = jnp.where(bad, Status.DIVERGED, result.status).astype(jnp.int8)
+        return {
+            "rounds": rounds,
+            "gradients": rounds * config.n_nodes,
+            "messages": rounds * per_round * task.edges,
+            "distance": _distance(problem, result.state.x) / task.start,
+            "status": status,
+        }
+
+    return sweep.Loop(init, step, stopped, finish, budget=config.steps, segment=64)
+
+
+@sweep.domain(
+    lr=sweep.POSITIVE, spectral_gap=sweep.Constraint("in (0, 1]", lambda v: (v > 0) & (v <= 1))
+)
+@sweep.refillable(quadratic_loop)
+def quadratic_rounds(
+    params: Mapping[str, ArrayLike], key: Array, *, config: QuadraticConfig
+) -> dict[str, Array]:
+    """Rounds of D-SGD or GT until (1/n) sum_i ||x_i - x*||^2 <= tolerance ||x*||^2.
+
+    A `sweep.Loop` (`quadratic_loop`): `sweep.run` runs its points in refilled lanes, so a
+    grid of runs to a tolerance costs the sum of their lengths, not the budget per point.
+    Communication is counted in vectors sent across an edge (both directions together): a
+    D-SGD round sends x over every edge (|E| messages), a GT round x and y (2 |E|).
+
+    Args:
+        params: "lr" (> 0) and "spectral_gap" (nearest of `config.topologies`).
+        key: PRNG key (used only when config.noise > 0).
+        config: the task; `config.steps` is the round budget, `config.tolerance` the target.
+
+    Returns:
+        `rounds`, `gradients` (n per round), `messages`, `distance` (relative, at the end),
+        and `status` (OK: reached, BUDGET: not within `config.steps`, DIVERGED).
+    """
+    return sweep.run_loop(quadratic_loop(config), params, key)
 
 
 def quadratic_theory(
@@ -185,7 +265,7 @@ def quadratic_theory(
         `consensus` of the fixed point (NaN where unstable), `distance` = ||xbar - x*||.
     """
     dtype = jnp.result_type(float)
-    lr, w = _pick(config, params, dtype)
+    lr, w, _ = _pick(config, params, dtype)
     w = w[0]
     problem = config.problem()
     a, c = problem.data["a"].astype(dtype), problem.data["c"].astype(dtype)
@@ -241,6 +321,8 @@ class DigitsConfig(eqx.Module):
         same_init: all nodes start from one draw (else independent draws, the setting where
             plain averaging shrinks the variance).
         partition_seed: seed of the train/test split and the Dirichlet partition.
+        topologies: `named_mixing` names a swept "spectral_gap" picks from (the nearest);
+            empty: `topology` only.
     """
 
     n_nodes: int = eqx.field(static=True, default=16)
@@ -258,11 +340,14 @@ class DigitsConfig(eqx.Module):
     eps: float = eqx.field(static=True, default=AUTHORS_EPS)
     same_init: bool = eqx.field(static=True, default=False)
     partition_seed: int = eqx.field(static=True, default=0)
+    topologies: tuple[str, ...] = eqx.field(static=True, default=())
 
     def __check_init__(self) -> None:
         for name in ("n_nodes", "width", "rounds", "local_steps", "max_gossip_steps", "batch"):
             check_integer(name, getattr(self, name))
         named_mixing(self.topology, self.n_nodes)
+        if self.topologies:
+            topology_family(self.topologies, self.n_nodes)
         if not self.betas or not all(np.isfinite(b) and b > 0 for b in self.betas):
             raise ValueError(f"betas must be a non-empty tuple of numbers > 0, got {self.betas}")
         if not (self.lr > 0 and self.radius >= 0 and self.eps >= 0 and 0 <= self.momentum < 1):
@@ -298,31 +383,13 @@ def digits_problems(config: DigitsConfig) -> tuple[Problem, Any]:
     return problems[0], stacked
 
 
-@sweep.domain(
-    beta=sweep.POSITIVE,
-    Q=sweep.POSITIVE_INTEGER,
-    corrected=sweep.Constraint("0 or 1", lambda v: (v == 0) | (v == 1)),
-)
-def digits_simulate(
-    params: Mapping[str, ArrayLike], key: Array, *, config: DigitsConfig
-) -> dict[str, Array]:
-    """Test accuracy after T rounds of DFedSAM-MGS on Dirichlet(beta) non-IID digits.
-
-    The partitions of all `config.betas` are built once and padded to one shape, so beta,
-    Q and the correction are all dynamic: one compilation serves the whole grid.
-
-    Args:
-        params: "beta" (Dirichlet concentration; the nearest of `config.betas` is used),
-            "Q" (gossip steps per round, integer in [1, max_gossip_steps]), "corrected" (0 plain
-            averaging, 1 variance corrected); scalars, may be traced.
-        key: PRNG key (initialisation and minibatches).
-        config: the task.
-
-    Returns:
-        `accuracy` (of the network-average model), `node_accuracy` (mean over nodes of each
-        node's own model), `consensus`, `weight_variance` (mean over nodes and weight matrices
-        of the per-tensor variance, relative to the initial one), and `status`.
-    """
+def _digits_run(
+    params: Mapping[str, ArrayLike],
+    key: Array,
+    config: DigitsConfig,
+    metrics: Any,
+) -> tuple[Problem, Any, Any, dict[str, Array]]:
+    """(problem, x0, final state, traces of metrics(problem, state) per round) of one run."""
     beta, q, corrected = params["beta"], params["Q"], params["corrected"]
     check_scalar("params['beta']", beta, "> 0", lambda v: v > 0)
     check_scalar(
@@ -335,7 +402,15 @@ def digits_simulate(
     base, stacked = digits_problems(config)
     index = jnp.argmin(jnp.abs(jnp.log(jnp.asarray(config.betas)) - jnp.log(beta)))
     problem = eqx.tree_at(lambda p: p.data, base, jax.tree.map(lambda a: a[index], stacked))
-    w = as_stack(named_mixing(config.topology, config.n_nodes))
+    if "spectral_gap" in params:
+        if not config.topologies:
+            raise ValueError("params['spectral_gap'] needs config.topologies")
+        gap = params["spectral_gap"]
+        check_scalar("params['spectral_gap']", gap, "in (0, 1]", lambda v: 0 < v <= 1)
+        gaps, family = topology_family(config.topologies, config.n_nodes)
+        w = jnp.asarray(family)[jnp.argmin(jnp.abs(jnp.asarray(gaps) - gap))][None]
+    else:
+        w = as_stack(named_mixing(config.topology, config.n_nodes))
     optimizer = optax.sgd(config.lr, momentum=config.momentum or None)
     method = dfedsam(
         problem,
@@ -350,16 +425,76 @@ def digits_simulate(
     )
     k_init, k_run = jax.random.split(key)
     x0 = problem.init_nodes(k_init, same=config.same_init)
-    state, _ = run(method, x0, k_run, steps=config.rounds, metrics=lambda s: {})
+    state, traces = run(
+        method, x0, k_run, steps=config.rounds, metrics=lambda s: metrics(problem, s)
+    )
+    return problem, x0, state, traces
+
+
+_DIGITS_DOMAIN = sweep.domain(
+    beta=sweep.POSITIVE,
+    Q=sweep.POSITIVE_INTEGER,
+    corrected=sweep.Constraint("0 or 1", lambda v: (v == 0) | (v == 1)),
+    spectral_gap=sweep.Constraint("in (0, 1]", lambda v: (v > 0) & (v <= 1)),
+)
+
+
+@_DIGITS_DOMAIN
+def digits_simulate(
+    params: Mapping[str, ArrayLike], key: Array, *, config: DigitsConfig
+) -> dict[str, Array]:
+    """Test accuracy after T rounds of DFedSAM-MGS on Dirichlet(beta) non-IID digits.
+
+    The partitions of all `config.betas` are built once and padded to one shape, so beta,
+    Q, the correction and the topology are all dynamic: one compilation serves the grid.
+
+    Args:
+        params: "beta" (Dirichlet concentration; the nearest of `config.betas` is used),
+            "Q" (gossip steps per round, integer in [1, max_gossip_steps]), "corrected" (0 plain
+            averaging, 1 variance corrected), optionally "spectral_gap" (the nearest of
+            `config.topologies`; default `config.topology`); scalars, may be traced.
+        key: PRNG key (initialisation and minibatches).
+        config: the task.
+
+    Returns:
+        `accuracy` and `test_loss` (of the network-average model), `node_accuracy` and
+        `node_test_loss` (means over nodes of each node's own model), `consensus`
+        = (1/n) sum_i ||x_i - xbar||^2, `weight_variance` (mean over nodes and weight
+        matrices of the per-tensor variance, relative to the initial one), and `status`.
+    """
+    problem, x0, state, _ = _digits_run(params, key, config, lambda p, s: {})
     xbar = jax.tree.map(lambda a: a.mean(0), state.x)
     metrics = {
         "accuracy": problem.accuracy(xbar),
+        "test_loss": problem.test_loss(xbar),
         "node_accuracy": jax.vmap(problem.accuracy)(state.x).mean(),
+        "node_test_loss": jax.vmap(problem.test_loss)(state.x).mean(),
         "consensus": consensus_error(state.x),
         "weight_variance": _mean_variance(state.x) / _mean_variance(x0),
     }
     finite = jnp.all(jnp.array([jnp.isfinite(v) for v in metrics.values()]))
     return {**metrics, "status": jnp.where(finite, Status.OK, Status.DIVERGED).astype(jnp.int8)}
+
+
+def digits_curves(
+    params: Mapping[str, ArrayLike], key: Array, *, config: DigitsConfig
+) -> dict[str, Array]:
+    """Per-round traces of one DFedSAM-MGS run (params and config as in `digits_simulate`).
+
+    Returns arrays of length `config.rounds` (entry t after round t + 1): `node_accuracy`,
+    `node_test_loss` (means over the nodes' own models) and `weight_variance` (relative to
+    the initial one). Not a sweep model (its metrics are not scalars): vmap it over keys.
+    """
+
+    def per_round(problem: Problem, state: Any) -> dict[str, Array]:
+        return {
+            "node_accuracy": jax.vmap(problem.accuracy)(state.x).mean(),
+            "node_test_loss": jax.vmap(problem.test_loss)(state.x).mean(),
+            "weight_variance": _mean_variance(state.x),
+        }
+
+    _, x0, _, traces = _digits_run(params, key, config, per_round)
+    return {**traces, "weight_variance": traces["weight_variance"] / _mean_variance(x0)}
 
 
 def _mean_variance(tree: object) -> Array:

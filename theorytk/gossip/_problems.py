@@ -82,6 +82,11 @@ class Problem(eqx.Module):
         inputs, labels = self.test
         return jnp.mean(jnp.argmax(self.predict(params, inputs), axis=-1) == labels)
 
+    def test_loss(self, params: Any) -> Array:
+        """Mean test cross-entropy -log softmax(scores)[label] of one set of parameters."""
+        inputs, labels = self.test
+        return jnp.mean(_cross_entropy(self.predict(params, inputs), labels))
+
 
 def quadratic(
     curvature: Float[Array, "n d"], centre: Float[Array, "n d"], *, noise: float = 0.0

@@ -356,3 +356,51 @@ def srrw_theory(params: Mapping[str, ArrayLike], *, config: SrrwConfig) -> dict[
     p, mu, f = config.walk()
     a = float(params["a"])
     return {"scaled_error": srrw_variance(p, mu, f, params["alpha"], a), "tv": jnp.asarray(0.0)}
+
+
+@sweep.domain(
+    alpha=sweep.NONNEGATIVE, a=sweep.Constraint("in (1/2, 1]", lambda v: (v > 0.5) & (v <= 1))
+)
+def token_simulate(
+    params: Mapping[str, ArrayLike], key: Array, *, config: SrrwConfig
+) -> dict[str, Array]:
+    """Token SGD driven by the SRRW on f_i(theta) = (h_i/2)(theta - f_i)^2, f the test function.
+
+    h_i ~ U[1/2, 3/2] (seed `config.f_seed` + 1). The token's model follows
+    theta_{n+1} = theta_n - 2 gamma_{n+1} w_X h_X (theta_n - f_X) with gamma_n = (n + 1)^(-a)
+    and w_i = 1/(N mu_i) (`token_sgd`, reweighted), from theta_0 = 0; the minimiser of
+    (1/N) sum_i f_i is theta* = sum_i h_i f_i / sum_i h_i. The step 2 gamma_n keeps
+    2 min_i h_i >= 1 > 1/2, so gamma_n^(-1) (theta_n - theta*)^2 has a finite limit.
+
+    Args:
+        params: "alpha" (>= 0) and "a" (in (1/2, 1]); scalars, may be traced.
+        key: PRNG key.
+        config: the walk (`config.steps` token moves).
+
+    Returns:
+        `token_error` = gamma_n^(-1) (theta_n - theta*)^2.
+    """
+    p, mu, f = config.walk()
+    h = np.random.default_rng(config.f_seed + 1).uniform(0.5, 1.5, f.size)
+    problem = Problem(
+        loss=lambda theta, node: 0.5 * node[0] * (theta - node[1]) ** 2,
+        sample_loss=lambda theta, node, key: 0.5 * node[0] * (theta - node[1]) ** 2,
+        data=jnp.asarray(np.stack([h, f], axis=1)),
+        init=lambda key: jnp.zeros(()),
+    )
+    a = jnp.asarray(params["a"])
+    schedule = lambda n: 2.0 * (n + 2.0) ** (-a)  # noqa: E731  (step n + 1 of the walk)
+    state = token_sgd(
+        problem,
+        p,
+        mu,
+        optax.sgd(schedule),
+        jnp.zeros(()),
+        key,
+        alpha=params["alpha"],
+        a=a,
+        steps=config.steps,
+    )
+    gamma = (config.steps + 1.0) ** (-a)
+    optimum = np.sum(h * f) / np.sum(h)
+    return {"token_error": (state.params - optimum) ** 2 / gamma}

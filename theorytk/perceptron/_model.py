@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from theorytk._validation import check_integer
+from theorytk._validation import INT32_MAX, check_integer
 from theorytk.sweep import (
     POSITIVE,
     POSITIVE_INTEGER,
@@ -44,8 +44,8 @@ class PerceptronConfig(eqx.Module):
         B: batch size, 1 <= B <= P, or None for full-batch gradient descent (B = P for every
             P, also a traced one; B = P as an integer is the same thing for that P only).
         chi: depletion exponent of the chi-data, > -1 (0 is Gaussian data).
-        budget: step budget; a run that has not fitted its data after `budget` SGD steps
-            stops with status `Status.BUDGET`.
+        budget: step budget, at most 2**31 - 1 (steps are counted in int32); a run that has
+            not fitted its data after `budget` SGD steps stops with status `Status.BUDGET`.
         P_test: number of fresh test points of the Monte Carlo test error (drawn with the
             training set: memory (P + P_test) d per point).
         segment: SGD steps per scan segment of the training driver (a cost knob: results do
@@ -61,8 +61,9 @@ class PerceptronConfig(eqx.Module):
     segment: int = eqx.field(static=True, default=256)
 
     def __check_init__(self) -> None:
-        for name in ("d", "P", "budget", "P_test", "segment"):
+        for name in ("d", "P", "P_test", "segment"):
             check_integer(name, getattr(self, name))
+        check_integer("budget", self.budget, most=INT32_MAX)  # steps are counted in int32
         if self.B is not None:
             check_integer("B", self.B)
             check_batch(self.B, self.P)

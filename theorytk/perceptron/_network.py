@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, PyTree
 
-from theorytk._validation import check_integer, is_concrete
+from theorytk._validation import INT32_MAX, check_integer, is_concrete
 from theorytk.datasets import digits
 from theorytk.kernels import empirical_ntk
 from theorytk.sweep import Loop, LoopResult, Status, refillable, run_loop
@@ -71,8 +71,9 @@ class NetworkConfig(eqx.Module):
         d: input dimension, >= 1; None means 64 for "digits" and is an error for "chi".
         chi: depletion exponent of the chi-data, > -1.
         activation: "gelu" (tanh approximation) or "relu", normalised to unit second moment.
-        budget: SGD step budget (rounded up to a multiple of `check_every`); a run that has
-            not fitted its data by then stops with status `Status.BUDGET`.
+        budget: SGD step budget (rounded up to a multiple of `check_every`, which must stay
+            below 2**31: steps are counted in int32); a run that has not fitted its data by
+            then stops with status `Status.BUDGET`.
         P_test: test points (chi-data: fresh draws; digits: the digits not in the largest
             training set, so P + P_test <= 1797).
         n_ntk: test points on which the empirical NTK Gram matrix is compared (<= P_test).
@@ -105,8 +106,10 @@ class NetworkConfig(eqx.Module):
     network: Callable[[Array], eqx.Module] | None = eqx.field(static=True, default=None)
 
     def __check_init__(self) -> None:
-        for name in ("h", "L", "P", "budget", "P_test", "n_ntk", "check_every", "segment"):
+        for name in ("h", "L", "P", "P_test", "n_ntk", "check_every", "segment"):
             check_integer(name, getattr(self, name))
+        # steps (the budget rounded up to a multiple of check_every) are counted in int32
+        check_integer("budget", self.budget, most=INT32_MAX // self.check_every * self.check_every)
         if self.B is not None:
             check_integer("B", self.B)
             check_batch(self.B, self.P)

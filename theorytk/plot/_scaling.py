@@ -40,7 +40,8 @@ def scaling_plot(
     or a ``b_stderr`` attribute). The curve drawn is ``fit(x)`` if the object is callable,
     otherwise ``y = a * x**(-b) + c`` (``form="a*x^-b+c"``, the decaying scaling-law convention)
     or ``y = a * x**b + c`` (``form="a*x^b+c"``). If the fit object has a string attribute
-    ``form`` equal to one of these, it takes precedence. A positive offset ``c`` is drawn as a
+    ``form`` equal to one of these, it takes precedence. The legend names the law with ``+c``
+    unless the fit has ``with_constant=False``. A positive offset ``c`` is drawn as a
     dotted horizontal line. Points with non-positive or non-finite ``x`` or ``y`` cannot be shown
     on log axes and are dropped.
 
@@ -137,7 +138,8 @@ def _draw_fit(ax: Axes, fit: Any, form: Form, xs: np.ndarray) -> None:
     err = _stderr_of(fit, "b")
     exp_text = f"{b:.3g}" if err is None else f"{b:.3g} ± {err:.2g}"
     power = "{-b}" if form == "a*x^-b+c" else "{b}"
-    fit_label = f"fit $a\\,x^{power}+c$, b = {exp_text}"
+    constant = "+c" if getattr(fit, "with_constant", True) else ""
+    fit_label = f"fit $a\\,x^{power}{constant}$, b = {exp_text}"
     ok = np.isfinite(curve) & (curve > 0)
     ax.plot(grid[ok], curve[ok], color="C3", linewidth=1.8, label=fit_label, zorder=2)
     if c > 0:

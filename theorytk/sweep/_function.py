@@ -97,6 +97,12 @@ def wrap_function(fn: Callable[..., Any], config: Any) -> SweptFunction:
             f"config was given but {fn!r} takes no `config` argument; "
             "define it as fn(params, key, *, config) or drop config="
         )
+    declared = signature.parameters.get("config")
+    if config is None and declared is not None and declared.default is inspect.Parameter.empty:
+        raise TypeError(
+            f"{getattr(fn, '__qualname__', fn)!r} takes a required `config` argument, but "
+            "run() got no config=; pass its configuration as config="
+        )
     takes_key = var_positional or len(positional) >= 2
     return SweptFunction(fn, takes_key, config, takes_config)
 
@@ -167,13 +173,14 @@ def _inspect(
             f"the swept function reads params[{missing.args[0]!r}], but the grid has no such axis; "
             f"grid axes are {list(grid.names)}"
         ) from None
+    spec = _metric_spec(out, computation_digest(jaxpr))
     unread = [n for n in grid.names if n not in read and n != SEED_AXIS]
     if unread:
         raise ValueError(
             f"the swept function does not read the grid axes {unread}; it reads {sorted(read)}. "
             f"Every axis must be a parameter the function takes (only {SEED_AXIS!r} may be unread)."
         )
-    return _metric_spec(out, computation_digest(jaxpr))
+    return spec
 
 
 def computation_digest(jaxpr: jax.extend.core.ClosedJaxpr) -> str:

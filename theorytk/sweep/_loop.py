@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, Int
 
-from theorytk._validation import check_integer
+from theorytk._validation import INT32_MAX, check_integer
 
 from ._status import Status
 
@@ -66,7 +66,7 @@ class Loop(NamedTuple):
         step: `step(data, state, n) -> state`, one update; `n` = steps taken so far.
         stopped: `stopped(data, state) -> bool scalar`, checked before every step.
         finish: `finish(data, result) -> dict of scalar metrics` (may include `status`).
-        budget: the step budget, an integer >= 0.
+        budget: the step budget, an integer in [0, 2**31 - 1] (steps are counted in int32).
         segment: steps per fixed-length scan segment, an integer >= 1 (a cost knob only: a
             batch checks whether it is done, and refills lanes, once per segment).
     """
@@ -117,7 +117,7 @@ def run_until_stopped(
         step: `step(state, n) -> state`, one update; `n` is the number of steps taken so far.
         stopped: `stopped(state) -> bool scalar`, the stopping rule, checked before every step.
         state: the initial state, any pytree of arrays.
-        budget: the step budget, an integer >= 0 (static).
+        budget: the step budget, an integer in [0, 2**31 - 1] (static; counted in int32).
         segment: steps per scan segment, an integer >= 1 (static); a cost knob only.
 
     Returns:
@@ -140,9 +140,10 @@ def segment_runner(
     `one_segment` takes `segment` steps, each applied only while `running` (not stopped and
     steps < budget); a frozen state's step is computed and discarded. Leaves that `step`
     returns unchanged (the same array) are not copied. ValueError unless budget >= 0 and
-    segment >= 1 are integers (a segment of 0 steps would never end).
+    segment >= 1 are integers (a segment of 0 steps would never end) and the budget fits
+    the int32 step counter (at most `INT32_MAX` steps, so the count never wraps around).
     """
-    check_integer("budget", budget, least=0)
+    check_integer("budget", budget, least=0, most=INT32_MAX)
     check_integer("segment", segment)
     budget, segment = int(budget), int(segment)
 

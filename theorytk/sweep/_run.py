@@ -103,6 +103,8 @@ def run(
             f"grid must be a sweep.Grid, got {type(grid).__name__}; "
             "e.g. sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))"
         )
+    if grid.size > np.iinfo(np.uint32).max:  # point keys fold in a uint32 flat index
+        raise ValueError(f"grids of more than 2**32 points are not supported, got {grid.size}")
     swept = wrap_function(fn, config)
     lanes = _check_lanes(lanes, swept)
     key = _check_key(key, swept)
@@ -154,12 +156,22 @@ def _check_lanes(lanes: Any, swept: SweptFunction) -> int | None:
 
 
 def _check_key(key: Any, swept: SweptFunction) -> jax.Array:
+    """The base key: a typed PRNG key (`jax.random.key`) or a raw one (`jax.random.PRNGKey`)."""
     if key is None:
         if swept.takes_key:
             raise ValueError(
                 "the swept function takes a key, so run() needs key=, e.g. key=jax.random.key(0)"
             )
         return jax.random.key(0)
+    dtype = getattr(key, "dtype", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    raw = dtype == np.uint32 and np.ndim(key) == 1
+    if not ((typed and np.ndim(key) == 0) or raw):
+        got = f"{type(key).__name__} {key!r}" if dtype is None else f"an array {jax.typeof(key)}"
+        raise TypeError(
+            f"key must be one PRNG key, e.g. key=jax.random.key(0), got {got}; "
+            "a seed belongs in the grid (seed=range(n)) or in jax.random.key(seed)"
+        )
     return key
 
 
@@ -186,12 +198,13 @@ def _open_store(
 ) -> tuple[ProgressStore | None, np.ndarray, Flat]:
     """On the owning process: the progress store, which points are done, and their values.
 
-    A finished store (a previous run's Dataset) counts as every point done whose chunks are
-    present and pass their checksums; a partial one as the points it flags done, checked
-    the same way; without `resume` everything starts over.
+    A partial store (a run started after any finished one) counts as the points it flags
+    done whose chunks are present and pass their checksums; else a finished store (a
+    previous run's Dataset) as every point whose chunks do; without `resume` everything
+    starts over.
     """
     names = list(spec.dtypes)
-    if resume and store.exists():
+    if resume and store.exists() and not _partial_path(store).exists():
         return None, *_read_finished(store, fingerprint, grid, [*names, "status"])
     n_dynamic = math.prod(len(a) for a in grid.dynamic_axes)
     shape = (grid.size // n_dynamic, n_dynamic)
@@ -221,7 +234,7 @@ def _read_finished(
         except Exception as error:  # a deleted variable: the store is not a result of this sweep
             raise unreadable(store, error) from None
         values[name], damaged = read_verified(store / name, array)
-        for region, why in damaged:
+        for region, why, _ in damaged:
             lost[region] = True
             reasons.append(why)
     flat = {name: _flatten(xr.DataArray(v, dims=grid.names), grid) for name, v in values.items()}
@@ -347,8 +360,6 @@ def _flat_index(grid: Grid, static_indices: tuple[int, ...], local: np.ndarray) 
     static = iter(static_indices)
     multi = [next(static) if a.is_static else next(dynamic) for a in grid.axes]
     flat = np.ravel_multi_index([np.broadcast_to(m, local.shape) for m in multi], grid.shape)
-    if grid.size > np.iinfo(np.uint32).max:
-        raise ValueError(f"grids of more than 2**32 points are not supported, got {grid.size}")
     return flat.astype(np.uint32)
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import threading
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -88,9 +92,9 @@ def _first_damaged_chunk(path: Path) -> str | None:
     try:
         group = zarr.open_group(path, mode="r")
         for name, array in group.arrays():
-            damaged = next(iter(read_verified(path / name, array)[1]), None)
-            if damaged is not None:
-                return damaged[1]
+            damaged = read_verified(path / name, array)[1]
+            if damaged:
+                return damaged[0].reason
     except Exception:  # the metadata itself is unreadable: the caller names the store
         return None
     return None
@@ -121,24 +125,32 @@ def _chunk_regions(array: zarr.Array) -> Iterator[tuple[tuple[int, ...], Region]
         yield index, region
 
 
-def read_verified(path: Path, array: zarr.Array) -> tuple[np.ndarray, list[tuple[Region, str]]]:
+class Damage(NamedTuple):
+    """A chunk that is missing or does not decode: its region and a line naming its file."""
+
+    region: Region
+    reason: str
+    missing: bool  # the file is absent (else present but unreadable)
+
+
+def read_verified(path: Path, array: zarr.Array) -> tuple[np.ndarray, list[Damage]]:
     """The values of a stored array (at `path`), read chunk by chunk, and its damaged chunks.
 
     A chunk is damaged when its file is missing or does not decode (a truncated or altered
-    chunk fails its checksum or its decompression); its values are left as fill values and
-    it is listed as (region, one line naming the file).
+    chunk fails its checksum or its decompression); its values are left as fill values.
     """
     values = np.full(array.shape, array.fill_value, dtype=array.dtype)
     damaged = []
     for index, region in _chunk_regions(array):
         file = path / array.metadata.encode_chunk_key(index)
         if not file.is_file():
-            damaged.append((region, f"{file} is missing"))
+            damaged.append(Damage(region, f"{file} is missing", missing=True))
             continue
         try:
             values[region] = array[region]
         except Exception as error:  # any decoder failure is a damaged chunk
-            damaged.append((region, f"{file} is unreadable ({first_line(error)})"))
+            reason = f"{file} is unreadable ({first_line(error)})"
+            damaged.append(Damage(region, reason, missing=False))
     return values, damaged
 
 
@@ -211,10 +223,12 @@ class ProgressStore:
         return array.with_config({"write_empty_chunks": True})
 
     def write(self, static_index: int, start: int, values: dict[str, np.ndarray]) -> None:
+        """Store one chunk's values, then its done flags; Ctrl-C waits until both are written."""
         stop = start + len(values["status"])
-        for name, value in values.items():
-            self._array(name)[static_index, start:stop] = value
-        self._array("done")[static_index, start:stop] = True
+        with _interrupt_deferred():
+            for name, value in values.items():
+                self._array(name)[static_index, start:stop] = value
+            self._array("done")[static_index, start:stop] = True
 
     def read(self, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(done flags, values) of every point; values of points not done are fill values.
@@ -226,8 +240,8 @@ class ProgressStore:
         done, damaged = read_verified(self.path / "done", flags)
         lost = np.zeros(done.shape, bool)
         reasons = []
-        for region, why in damaged:
-            if "unreadable" in why:  # (a missing flags chunk is one never written)
+        for region, why, missing in damaged:
+            if not missing:  # (a missing flags chunk is one never written)
                 flags[region] = False
                 lost[region] = True
                 reasons.append(why)
@@ -235,7 +249,7 @@ class ProgressStore:
         for name in [*names, "status"]:
             array = self._array(name)
             values[name], damaged = read_verified(self.path / name, array)
-            for region, why in damaged:
+            for region, why, _ in damaged:
                 if done[region].any():
                     lost[region] |= done[region]
                     reasons.append(why)
@@ -246,6 +260,27 @@ class ProgressStore:
         if reasons:
             report_recomputed(self.path, int(lost.sum()), reasons, stacklevel=5)
         return done, values
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold a SIGINT (Ctrl-C) until the block ends, then deliver it to the previous handler.
+
+    A chunk interrupted halfway through its write would be found damaged on resume and
+    recomputed; deferring the interrupt leaves it whole. Only the main thread can handle
+    signals, so elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple[int, Any]] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(*received[0])
 
 
 def check_fingerprint(path: Path, found: str | None, expected: str) -> None:
