@@ -26,7 +26,7 @@ NAME = "dfedsam"
 
 
 def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    q = [1.0, 4.0, 16.0] if quick else [1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0]
+    q = [1.0, 4.0, 16.0] if quick else [1.0, 2.0, 4.0, 8.0, 16.0]
     return {"Q": np.array(q)}
 
 
@@ -39,7 +39,7 @@ def settings(quick: bool) -> dict:
     return {
         "topologies": topologies,
         "beta": 0.1,
-        "rounds": 15 if quick else 40,
+        "rounds": 15 if quick else 30,
         "local_steps": 3 if quick else 5,
     }
 

@@ -33,7 +33,7 @@ def default_axes(quick: bool) -> dict[str, np.ndarray]:
 
 def settings(quick: bool) -> dict:
     return {
-        "rounds": 30 if quick else 80,
+        "rounds": 30 if quick else 50,
         "local_steps": 2,
         "lr": 0.2,
         "beta": 1.0,

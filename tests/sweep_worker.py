@@ -124,12 +124,12 @@ def main() -> None:
     jax.config.update("jax_enable_x64", True)
     if args.num_processes:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        jax.distributed.initialize(
-            coordinator_address=f"127.0.0.1:{args.port}",
-            num_processes=args.num_processes,
-            process_id=args.process_id,
-        )
     from theorytk import sweep
+
+    if args.num_processes:
+        sweep.initialize_distributed(
+            f"127.0.0.1:{args.port}", args.num_processes, args.process_id, timeout=120
+        )
 
     computed = []
     options = dict(

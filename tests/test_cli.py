@@ -279,6 +279,22 @@ def test_resume_into_a_folder_without_results_exits_2(monkeypatch, tmp_path, cap
     assert not (tmp_path / "fake.nc").exists()
 
 
+def test_resume_from_an_unreadable_checkpoint_exits_2_naming_it(monkeypatch, tmp_path, capsys):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path)]
+    assert phase_diagram.main(args) == 0
+    store = tmp_path / "checkpoints" / "fake_simulation.zarr"
+    (store / "zarr.json").write_text("{")
+    capsys.readouterr()
+    assert phase_diagram.main([*args, "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"cannot resume from {str(store)!r}" in err
+    assert "not a readable sweep store" in err and "--overwrite" in err
+    with warnings.catch_warnings():  # a fresh store is not reported damaged (whatever its path)
+        warnings.simplefilter("error", RuntimeWarning)
+        assert phase_diagram.main([*args, "--overwrite"]) == 0
+
+
 def test_resume_recomputes_a_deleted_checkpoint_chunk_and_names_it(monkeypatch, tmp_path):
     fake_experiment(monkeypatch, fake_simulation)
     args = ["fake", "--out", str(tmp_path), "--seeds", "4"]

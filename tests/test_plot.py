@@ -509,3 +509,31 @@ def test_a_single_value_axis_gets_one_tick_at_that_value():
     ax = fig.axes[0]
     np.testing.assert_allclose(ax.get_yticks(), [0.25])
     assert [t.get_text() for t in ax.get_yticklabels()] == ["0.25"]
+
+
+def _legend_texts(fig: Figure) -> list[str]:
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
+
+
+def test_a_contour_that_crosses_no_level_gets_no_legend_entry():
+    values = np.arange(12.0).reshape(3, 4) / 12
+    ds = xr.Dataset({"y": (("a", "b"), values)}, coords={"a": [1.0, 2.0, 3.0], "b": [1, 2, 3, 4.0]})
+    crossing = plot.phase_diagram(
+        ds, "y", x="a", y="b", contour="y", levels=[0.5], contour_label="theory line"
+    )
+    assert "theory line" in _legend_texts(crossing)
+    missing = plot.phase_diagram(
+        ds, "y", x="a", y="b", contour="y", levels=[5.0], contour_label="theory line"
+    )
+    assert "theory line" not in _legend_texts(missing)
+
+
+def test_overlay_without_theory_has_no_theory_legend_entry():
+    sim = xr.Dataset(
+        {"acc": (("h", "x", "seed"), np.random.default_rng(0).random((2, 3, 4)))},
+        coords={"h": [0.1, 10.0], "x": [1.0, 2.0, 4.0], "seed": np.arange(4)},
+    ).assign(status=lambda d: xr.zeros_like(d["acc"], dtype=np.int8))
+    fig = plot.overlay(None, sim, x="x", var="acc", hue="h")
+    texts = _legend_texts(fig)
+    assert "theory" not in texts and any("simulation" in t for t in texts), texts

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -43,9 +45,17 @@ def run_worker(out: Path, *args: str) -> subprocess.Popen:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port whose successor is free too (sweep.initialize_distributed meets there)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
 
 
 # --- grids and results -------------------------------------------------------------------
@@ -242,6 +252,29 @@ def test_two_processes_resume_a_shared_store_computing_only_the_missing_chunks(t
     xr.testing.assert_equal(sweep.load(store).drop_attrs(), single.drop_attrs())
     again = run_two_processes(outs, "--store", str(store), "--resume")
     assert [ds.attrs["computed_chunks"] for ds in again] == ["", ""]
+
+
+def start_process(port: int, n: int, process_id: int, timeout: float) -> Exception | None:
+    try:
+        sweep.initialize_distributed(f"127.0.0.1:{port}", n, process_id, timeout=timeout)
+    except TimeoutError as error:
+        return error
+    return None
+
+
+def test_a_distributed_start_with_missing_processes_times_out_naming_them():
+    port = free_port()
+    with concurrent.futures.ThreadPoolExecutor() as pool:  # process 1 of 3 starts, 2 does not
+        one = pool.submit(start_process, port, 3, 1, 4.0)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"waited 1 s for processes \[2\] of 3"):
+            sweep.initialize_distributed(f"127.0.0.1:{port}", 3, 0, timeout=1.0)
+        assert time.monotonic() - started < 3.0
+        assert "process 1 could not reach process 0" in str(one.result())
+    with pytest.raises(TimeoutError, match=r"processes \[1, 2, 3\] of 4"):
+        sweep.initialize_distributed(f"127.0.0.1:{port}", 4, 0, timeout=0.5)
+    with pytest.raises(ValueError, match="process_id must be an integer <= 1"):
+        sweep.initialize_distributed(f"127.0.0.1:{port}", 2, 2)
 
 
 # --- failure as data ----------------------------------------------------------------------

@@ -348,7 +348,7 @@ def _legend(ax: Axes, curves: _Curves) -> None:
                 [], [], color=neutral, marker="o", linestyle="none", markersize=4.5, label=sim_label
             )
         )
-    if curves.hue is not None and not curves.theory_has_hue:
+    if curves.theory is not None and curves.hue is not None and not curves.theory_has_hue:
         handles = [h for h in handles if h.get_label() != "theory"]
         style[0] = Line2D([], [], color="black", linewidth=1.8, label="theory")
     ax.legend(handles=handles + style, fontsize="small", framealpha=0.85)

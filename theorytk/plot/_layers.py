@@ -130,7 +130,8 @@ def draw_contour(
     label: str | None,
 ) -> None:
     """White labelled contour lines of ``contour`` (a variable of ``source`` or a DataArray,
-    possibly on a finer grid) over the panel's axes, with a legend entry."""
+    possibly on a finer grid) over the panel's axes, with a legend entry when a line is drawn
+    (no level crossed inside the panel: no line, no entry)."""
     cda, name = _contour_data(contour, source, panel, sel, isel)
     if cda.sizes[panel.x] < 2 or cda.sizes[panel.y] < 2:
         raise ValueError(f"contour {name!r} needs at least 2 points along {panel.x} and {panel.y}")
@@ -143,6 +144,8 @@ def draw_contour(
     if levels is not None:
         kwargs["levels"] = levels
     cs = ax.contour(cx, cy, z, **kwargs)
+    if not any(len(segment) for level in cs.allsegs for segment in level):
+        return
     cs.set(path_effects=[_halo(2.6)])
     for text in ax.clabel(cs, inline=True, fontsize=7, fmt="%g"):
         text.set_path_effects([_halo(2.0)])

@@ -5,6 +5,7 @@ grid = sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))
 ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
 """
 
+from ._distributed import initialize_distributed
 from ._domain import (
     NONNEGATIVE,
     NONNEGATIVE_INTEGER,
@@ -44,6 +45,7 @@ __all__ = [
     "Status",
     "domain",
     "geomspace",
+    "initialize_distributed",
     "integers_in",
     "linspace",
     "load",

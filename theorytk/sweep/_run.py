@@ -234,7 +234,7 @@ def _read_finished(
         except Exception as error:  # a deleted variable: the store is not a result of this sweep
             raise unreadable(store, error) from None
         values[name], damaged = read_verified(store / name, array)
-        for region, why in damaged:
+        for region, why, _ in damaged:
             lost[region] = True
             reasons.append(why)
     flat = {name: _flatten(xr.DataArray(v, dims=grid.names), grid) for name, v in values.items()}

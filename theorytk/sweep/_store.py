@@ -13,6 +13,7 @@ import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -88,9 +89,9 @@ def _first_damaged_chunk(path: Path) -> str | None:
     try:
         group = zarr.open_group(path, mode="r")
         for name, array in group.arrays():
-            damaged = next(iter(read_verified(path / name, array)[1]), None)
-            if damaged is not None:
-                return damaged[1]
+            damaged = read_verified(path / name, array)[1]
+            if damaged:
+                return damaged[0].reason
     except Exception:  # the metadata itself is unreadable: the caller names the store
         return None
     return None
@@ -121,24 +122,32 @@ def _chunk_regions(array: zarr.Array) -> Iterator[tuple[tuple[int, ...], Region]
         yield index, region
 
 
-def read_verified(path: Path, array: zarr.Array) -> tuple[np.ndarray, list[tuple[Region, str]]]:
+class Damage(NamedTuple):
+    """A chunk that is missing or does not decode: its region and a line naming its file."""
+
+    region: Region
+    reason: str
+    missing: bool  # the file is absent (else present but unreadable)
+
+
+def read_verified(path: Path, array: zarr.Array) -> tuple[np.ndarray, list[Damage]]:
     """The values of a stored array (at `path`), read chunk by chunk, and its damaged chunks.
 
     A chunk is damaged when its file is missing or does not decode (a truncated or altered
-    chunk fails its checksum or its decompression); its values are left as fill values and
-    it is listed as (region, one line naming the file).
+    chunk fails its checksum or its decompression); its values are left as fill values.
     """
     values = np.full(array.shape, array.fill_value, dtype=array.dtype)
     damaged = []
     for index, region in _chunk_regions(array):
         file = path / array.metadata.encode_chunk_key(index)
         if not file.is_file():
-            damaged.append((region, f"{file} is missing"))
+            damaged.append(Damage(region, f"{file} is missing", missing=True))
             continue
         try:
             values[region] = array[region]
         except Exception as error:  # any decoder failure is a damaged chunk
-            damaged.append((region, f"{file} is unreadable ({first_line(error)})"))
+            reason = f"{file} is unreadable ({first_line(error)})"
+            damaged.append(Damage(region, reason, missing=False))
     return values, damaged
 
 
@@ -226,8 +235,8 @@ class ProgressStore:
         done, damaged = read_verified(self.path / "done", flags)
         lost = np.zeros(done.shape, bool)
         reasons = []
-        for region, why in damaged:
-            if "unreadable" in why:  # (a missing flags chunk is one never written)
+        for region, why, missing in damaged:
+            if not missing:  # (a missing flags chunk is one never written)
                 flags[region] = False
                 lost[region] = True
                 reasons.append(why)
@@ -235,7 +244,7 @@ class ProgressStore:
         for name in [*names, "status"]:
             array = self._array(name)
             values[name], damaged = read_verified(self.path / name, array)
-            for region, why in damaged:
+            for region, why, _ in damaged:
                 if done[region].any():
                     lost[region] |= done[region]
                     reasons.append(why)
