@@ -59,3 +59,24 @@ def test_example_runs_and_its_check_holds(path: Path, tmp_path: Path):
     figures = list(tmp_path.glob("*.png"))
     assert figures, f"{path.name} wrote no PNG into THEORYTK_EXAMPLES_OUT"
     assert {f: p for f, p in json.loads(report.read_text()).items() if p} == {}
+
+
+def test_examples_use_only_documented_public_names():
+    """Every `theorytk.<module>.<name>` an example calls is public (in `__all__`, so the API
+    reference renders it) and has a docstring."""
+    import importlib
+    import re
+
+    modules = ("sweep", "plot", "fit", "regression", "kernels", "perceptron", "monotone", "gossip")
+    used = {
+        (module, name)
+        for path in EXAMPLES
+        for module, name in re.findall(rf"\b({'|'.join(modules)})\.(\w+)", path.read_text())
+    }
+    undocumented = []
+    for module, name in sorted(used):
+        package = importlib.import_module(f"theorytk.{module}")
+        obj = getattr(package, name, None)
+        if name not in package.__all__ or not (getattr(obj, "__doc__", None) or "").strip():
+            undocumented.append(f"{module}.{name}")
+    assert undocumented == []
