@@ -75,7 +75,8 @@ def experiment(spec: Spec, run: Callable[[dict[str, np.ndarray], Options], str])
     """The experiment of `spec` whose `run` first applies the spec's checks (UsageError)."""
 
     def checked(axes: dict[str, np.ndarray], options: Options) -> str:
-        spec.check(Run(axes, options.settings, options.seeds, options.chunk_size, options.quick))
+        settings = {**spec.settings(options.quick), **options.settings}
+        spec.check(Run(axes, settings, options.seeds, options.chunk_size, options.quick))
         return run(axes, options)
 
     return Experiment(**{f.name: getattr(spec, f.name) for f in fields(Spec)}, run=checked)

@@ -7,6 +7,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
+from matplotlib import ticker
 
 from theorytk import plot
 
@@ -129,6 +130,8 @@ def t_c_panel(ax, result: dict, data: str) -> None:
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.set_xticks(sizes, [f"{size:g}" for size in sizes], rotation=45)
     ax.set_xlabel("training-set size P")
     ax.set_ylabel("$T_c$")
     ax.set_title(

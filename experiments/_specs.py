@@ -469,6 +469,129 @@ SGD_NOISE = Spec(
     cost=sgd_noise_cost,
 )
 
+# ------------------------------------------------------- decentralised: dadao, dfedsam, ...
+
+
+def dadao_check(run: Run) -> None:
+    sizes = integer_axis(run.axes, "n", 4)
+    if np.any(np.round(np.sqrt(sizes)) ** 2 != sizes):
+        raise UsageError(f"--grid n: values must be squares (the torus), got {sizes.tolist()}")
+    check_positive(run.axes, ("lr",))
+    check_settings(run.settings, positive=("tolerance", "budget"))
+
+
+DADAO = Spec(
+    name="dadao",
+    summary="DADAO gradient and communication counts to eps vs sqrt(chi_1 chi_2), against D-SGD/GT",
+    axes=lambda quick: {
+        "n": np.array([16.0] if quick else [16.0, 36.0, 64.0]),
+        "lr": np.geomspace(0.01, 1.0, 9) if quick else np.geomspace(1e-3, 1.0, 16),
+    },
+    default_seeds=lambda quick: 3 if quick else 8,
+    settings=lambda quick: {
+        "tolerance": 1e-2 if quick else 1e-3,
+        "budget": 3000 if quick else 20000,
+    },
+    check=dadao_check,
+    cost=lambda run: Cost(
+        points(run, "lr")
+        * run.settings["budget"]
+        * run.axes["n"].sum() ** 2
+        * np.log(1 / run.settings["tolerance"]),
+        0.0,
+    ),  # fmt: skip
+)
+
+
+def dfedsam_settings(quick: bool) -> dict:
+    topologies = (
+        ("lazy_ring", "ring", "torus", "exponential")
+        if quick
+        else ("lazy_ring", "ring", "lazy_torus", "lazy_exponential", "torus", "exponential")
+    )
+    return {
+        "topologies": topologies,
+        "beta": 0.1,
+        "rounds": 15 if quick else 30,
+        "local_steps": 3 if quick else 5,
+    }
+
+
+def dfedsam_check(run: Run) -> None:
+    integer_axis(run.axes, "Q")
+    check_settings(run.settings, positive=("beta", "rounds", "local_steps"))
+
+
+def dfedsam_cost(run: Run) -> Cost:
+    s = run.settings
+    steps = s["rounds"] * (s["local_steps"] + run.axes["Q"].max())
+    return Cost(points(run, "Q") * len(s["topologies"]) * steps, 0.0)
+
+
+DFEDSAM = Spec(
+    name="dfedsam",
+    summary="DFedSAM-MGS consensus error and test loss over (spectral gap, Q) vs its rate term",
+    axes=lambda quick: {"Q": np.array([1.0, 4.0, 16.0] if quick else [1.0, 2.0, 4.0, 8.0, 16.0])},
+    default_seeds=lambda quick: 2 if quick else 8,
+    settings=dfedsam_settings,
+    check=dfedsam_check,
+    cost=dfedsam_cost,
+)
+
+
+def srrw_check(run: Run) -> None:
+    alpha = run.axes["alpha"]
+    if np.any(alpha < 0) or 0.0 not in alpha:
+        raise UsageError(f"--grid alpha: values must be >= 0 and include 0, got {_list(alpha)}")
+
+
+SRRW = Spec(
+    name="srrw",
+    summary="SRRW variance ratio sigma^2(alpha)/sigma^2(0) vs theory, and token-SGD error vs alpha",
+    axes=lambda quick: {
+        "alpha": np.array(
+            [0.0, 1.0, 5.0, 20.0]
+            if quick
+            else [0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0]
+        )
+    },
+    default_seeds=lambda quick: 200 if quick else 1000,
+    check=srrw_check,
+    cost=lambda run: Cost(points(run, "alpha"), 0.0),
+)
+
+
+def vanishing_variance_check(run: Run) -> None:
+    integer_axis(run.axes, "n", 2)
+    check_settings(run.settings, positive=("rounds", "local_steps", "lr", "beta"))
+    if not 0 < run.settings["target"] < 1:
+        raise UsageError(f"--set target: must be in (0, 1), got {run.settings['target']}")
+
+
+VANISHING_VARIANCE = Spec(
+    name="vanishing_variance",
+    summary="Plain vs variance-corrected averaging of n independent models: accuracy vs rounds",
+    axes=lambda quick: {"n": np.array([2.0, 8.0, 32.0] if quick else [2.0, 4.0, 8.0, 16.0, 32.0])},
+    default_seeds=lambda quick: 4 if quick else 8,
+    settings=lambda quick: {
+        "rounds": 30 if quick else 50,
+        "local_steps": 2,
+        "lr": 0.2,
+        "beta": 1.0,
+        "target": 0.75,
+    },
+    check=vanishing_variance_check,
+    cost=lambda run: Cost(
+        run.seeds * run.axes["n"].sum() * run.settings["rounds"] * run.settings["local_steps"],
+        0.0,
+    ),
+)
+
+
+def _list(values: np.ndarray) -> list:
+    return np.asarray(values).tolist()
+
+
 SPECS = {
     spec.name: spec
     for spec in (
@@ -476,6 +599,10 @@ SPECS = {
         KRR_DIGITS,
         LR_BATCH,
         GOSSIP,
+        DFEDSAM,
+        VANISHING_VARIANCE,
+        DADAO,
+        SRRW,
         HALPERN,
         NTK,
         NTK_DEPTH,

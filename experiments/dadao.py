@@ -23,8 +23,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from experiments._experiment import (
-    Experiment,
     Options,
+    experiment,
     format_exponent,
     integer_axis,
     power_law,
@@ -32,22 +32,12 @@ from experiments._experiment import (
     save_both,
 )
 from experiments._gossip_stats import mean_interval
+from experiments._specs import DADAO as SPEC
 from theorytk import gossip, plot, sweep
 
 NAME = "dadao"
 GRAPHS = ("ring", "torus", "exponential", "complete")
 DIM, MU, SMOOTHNESS = 4, 1.0, 4.0
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {
-        "n": np.array([16.0] if quick else [16.0, 36.0, 64.0]),
-        "lr": np.geomspace(0.01, 1.0, 9) if quick else np.geomspace(1e-3, 1.0, 16),
-    }
-
-
-def settings(quick: bool) -> dict:
-    return {"tolerance": 1e-2 if quick else 1e-3, "budget": 3000 if quick else 20000}
 
 
 def chi(graph: str, n: int) -> float:
@@ -107,7 +97,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     for n in sizes:
         for graph in GRAPHS:
             gossip.named_graph(graph, int(n))  # torus needs a square n: refused here
-    setting = {**settings(options.quick), **options.settings}
+    setting = {**SPEC.settings(options.quick), **options.settings}
     rows, baselines = [], {}
     with jax.enable_x64(True):
         for n in sizes:
@@ -228,11 +218,4 @@ def summary(table: xr.Dataset, tolerance: float, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="DADAO gradient and communication counts to eps vs sqrt(chi_1 chi_2), against D-SGD/GT",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 3 if quick else 8,
-    settings=settings,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -18,30 +18,12 @@ import xarray as xr
 from matplotlib.figure import Figure
 from scipy import stats
 
-from experiments._experiment import Experiment, Options, integer_axis, run_simulation, save_both
+from experiments._experiment import Options, experiment, integer_axis, run_simulation, save_both
 from experiments._gossip_stats import mean_interval
+from experiments._specs import DFEDSAM as SPEC
 from theorytk import gossip, plot, sweep
 
 NAME = "dfedsam"
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    q = [1.0, 4.0, 16.0] if quick else [1.0, 2.0, 4.0, 8.0, 16.0]
-    return {"Q": np.array(q)}
-
-
-def settings(quick: bool) -> dict:
-    topologies = (
-        ("lazy_ring", "ring", "torus", "exponential")
-        if quick
-        else ("lazy_ring", "ring", "lazy_torus", "lazy_exponential", "torus", "exponential")
-    )
-    return {
-        "topologies": topologies,
-        "beta": 0.1,
-        "rounds": 15 if quick else 30,
-        "local_steps": 3 if quick else 5,
-    }
 
 
 def theory_term(gaps: np.ndarray, q: np.ndarray) -> xr.DataArray:
@@ -53,7 +35,7 @@ def theory_term(gaps: np.ndarray, q: np.ndarray) -> xr.DataArray:
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     q = integer_axis(axes, "Q").astype(float)
-    setting = {**settings(options.quick), **options.settings}
+    setting = {**SPEC.settings(options.quick), **options.settings}
     topologies = tuple(setting["topologies"])
     config = gossip.DigitsConfig(
         betas=(float(setting["beta"]),),
@@ -143,11 +125,4 @@ def summary(ds: xr.Dataset, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="DFedSAM-MGS consensus error and test loss over (spectral gap, Q) vs its rate term",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 2 if quick else 8,
-    settings=settings,
-)
+EXPERIMENT = experiment(SPEC, run)

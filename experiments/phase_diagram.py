@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -49,6 +49,8 @@ EXPERIMENTS = {
     "dadao": "experiments.dadao",
     "srrw": "experiments.srrw",
     "halpern": "experiments.halpern",
+    "halpern_authors": "experiments.halpern_authors",
+    "halpern_scaling": "experiments.halpern_scaling",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",
@@ -165,8 +167,15 @@ def load_experiment(name: str) -> Any:
 QUICK_TIMES = "10-80 s per experiment on 2 CPU cores"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors (a bad option, a non-integer --seeds, ...) in one line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"phase_diagram: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m experiments.phase_diagram",
         description="Sweep a model's theory and simulation over a grid and draw the phase diagram.",
     )
@@ -290,8 +299,8 @@ def interrupted(out: Path, name: str, argv: Sequence[str]) -> str:
     """What Ctrl-C leaves: the checkpoints and the command that continues them, or nothing."""
     if not checkpoints(out, name):
         return (
-            f"\ninterrupted: {name} keeps no checkpoints, so nothing was saved; "
-            f"run it again with: {shell_command(argv)}"
+            f"\ninterrupted: nothing was saved ({name} left no checkpoints in "
+            f"{out / 'checkpoints'}); run it again with: {shell_command(argv)}"
         )
     # the same command with --resume (and without --overwrite, which would start over again)
     keep = [a for a in argv if not (a.startswith("--ov") and "--overwrite".startswith(a))]

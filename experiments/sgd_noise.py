@@ -26,6 +26,7 @@ import xarray as xr
 from experiments import _sgd_noise_figure as figure
 from experiments._experiment import (
     Options,
+    end_slopes,
     experiment,
     format_exponent,
     format_local,
@@ -210,6 +211,27 @@ def merge(diagrams: dict, scalings: dict, results: dict, settings: dict) -> xr.D
     return combined
 
 
+def bends(sizes: np.ndarray, tc: np.ndarray) -> list[str]:
+    """Lines on how log T_c(log P) bends: log-space exponents per decade of P (with two or
+    more decades) and the local exponents at both ends of a fit with a curvature term (with
+    six or more P)."""
+    if np.sum(np.isfinite(tc)) < 6:
+        return []
+    out = []
+    windows = local_power_laws(sizes, tc)
+    if len(windows) > 1:
+        out.append(f"    per decade: {format_local(windows, 'P')}")
+    ends = end_slopes(sizes, tc)
+    if ends is not None:
+        first, last, curvature = ends
+        out.append(
+            f"    with a curvature term: local exponent at P = {np.nanmin(sizes):g}: "
+            f"{format_exponent(first)}; at P = {np.nanmax(sizes):g}: {format_exponent(last)}; "
+            f"curvature {format_exponent(curvature)}"
+        )
+    return out
+
+
 def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
     out = [f"wrote {', '.join(str(p) for p in paths)}"]
     for data, mean in means.items():
@@ -228,8 +250,7 @@ def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
         for (name, level), (tc, law) in result["levels"].items():
             values = ", ".join(f"{v:.2g}" for v in tc)
             rows.append(f"  {name} = {level:g}: T_c = {values}; T_c ~ P^{format_exponent(law)}")
-            if np.sum(np.isfinite(tc)) >= 6:
-                rows.append(f"    per decade: {format_local(local_power_laws(sizes, tc), 'P')}")
+            rows.extend(bends(sizes, tc))
         baseline = ", ".join(f"{v:.2g}" for v in result["baseline"][0].values)
         rows.append(
             f"  noise-induced dw_rel - dw_rel(T = {result['mean']['dw_rel']['T'].values[0]:.2g}) "
@@ -242,8 +263,7 @@ def summary(means: dict, results: dict, settings: dict, paths: list) -> str:
             rows.append(
                 f"  noise part = {level:g}: T_c [+-1 SE] = {values}; T_c ~ P^{format_exponent(law)}"
             )
-            if np.sum(np.isfinite(tc)) >= 6:
-                rows.append(f"    per decade: {format_local(local_power_laws(sizes, tc), 'P')}")
+            rows.extend(bends(sizes, tc))
         a, low, high = result["collapse"]
         resolved = bool(np.isfinite([a, low, high]).all() and 0 < low <= a <= high)
         verdict = "" if resolved else " (not resolved: the interval includes 0)"

@@ -15,19 +15,13 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, UsageError, run_simulation, save_both
+from experiments._experiment import Options, experiment, run_simulation, save_both
 from experiments._gossip_stats import ratio_interval
+from experiments._specs import SRRW as SPEC
 from theorytk import gossip, sweep
 
 NAME = "srrw"
 GRAPHS = {"exponential8": "5-regular, 8 nodes", "lollipop": "lollipop K5 + 5-path"}
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    alphas = (
-        [0.0, 1.0, 5.0, 20.0] if quick else [0.0, 0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0]
-    )
-    return {"alpha": np.array(alphas)}
 
 
 def steps(quick: bool) -> dict[str, int]:
@@ -36,8 +30,6 @@ def steps(quick: bool) -> dict[str, int]:
 
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
-    if np.any(axes["alpha"] < 0) or 0.0 not in axes["alpha"]:
-        raise UsageError(f"--grid alpha: values must be >= 0 and include 0, got {axes['alpha']}")
     grid = sweep.Grid(alpha=axes["alpha"], a=[1.0], seed=range(options.seeds))
     parts = {}
     with jax.enable_x64(True):
@@ -141,10 +133,4 @@ def summary(ratios: xr.Dataset, paths: list) -> str:
     return f"wrote {', '.join(str(p) for p in paths)}\nsrrw: " + "; ".join(parts)
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="SRRW variance ratio sigma^2(alpha)/sigma^2(0) vs theory, and token-SGD error vs alpha",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 200 if quick else 1000,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -20,25 +20,12 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, UsageError, integer_axis, save_both
+from experiments._experiment import Options, experiment, integer_axis, save_both
 from experiments._gossip_stats import mean_interval
+from experiments._specs import VANISHING_VARIANCE as SPEC
 from theorytk import gossip
 
 NAME = "vanishing_variance"
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {"n": np.array([2.0, 8.0, 32.0] if quick else [2.0, 4.0, 8.0, 16.0, 32.0])}
-
-
-def settings(quick: bool) -> dict:
-    return {
-        "rounds": 30 if quick else 50,
-        "local_steps": 2,
-        "lr": 0.2,
-        "beta": 1.0,
-        "target": 0.75,
-    }
 
 
 def curves(n: int, setting: dict, seeds: int) -> xr.Dataset:
@@ -79,9 +66,7 @@ def rounds_to(accuracy: xr.DataArray, target: float) -> xr.DataArray:
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     sizes = integer_axis(axes, "n", least=2)
-    setting = {**settings(options.quick), **options.settings}
-    if not 0 < setting["target"] < 1:
-        raise UsageError(f"--set target: must be in (0, 1), got {setting['target']}")
+    setting = {**SPEC.settings(options.quick), **options.settings}
     ds = xr.concat(
         [curves(int(n), setting, options.seeds) for n in sizes],
         dim=xr.DataArray(sizes, dims="n"),
@@ -151,11 +136,4 @@ def summary(ds: xr.Dataset, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="Plain vs variance-corrected averaging of n independent models: accuracy vs rounds",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 4 if quick else 8,
-    settings=settings,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -184,7 +184,7 @@ def test_ctrl_c_without_checkpoints_says_nothing_was_saved(monkeypatch, tmp_path
     fake_experiment(monkeypatch, interrupted)
     assert phase_diagram.main(["fake", "--out", str(tmp_path), "--seeds", "2"]) == 130
     err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "fake keeps no checkpoints, so nothing was saved" in err
+    assert "\n" not in err and "nothing was saved (fake left no checkpoints in" in err
     assert err.endswith(
         f"{sys.executable} -m experiments.phase_diagram fake --out {tmp_path} --seeds 2"
     )
@@ -474,3 +474,14 @@ def test_list_shows_each_experiments_axes_with_their_defaults_and_settings(capsy
     for name, spec in phase_diagram.SPECS.items():
         block = out.split(name, 1)[1]
         assert all(f"{axis}=" in block for axis in spec.axes(False))
+
+
+@pytest.mark.parametrize(
+    "argv", [["--seeds", "1.5"], ["--chunk-size", "x"], ["--no-such-option"], ["a", "b"]]
+)
+def test_an_option_argparse_rejects_is_one_line_with_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        phase_diagram.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("phase_diagram: error: ") and "\n" not in err

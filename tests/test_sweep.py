@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 
 from theorytk import sweep
 from theorytk.sweep import Status
+from theorytk.sweep._store import ProgressStore
 
 WORKER = Path(__file__).with_name("sweep_worker.py")
 sys.path.insert(0, str(WORKER.parent))
@@ -693,6 +696,33 @@ def test_resume_continues_a_partial_store_started_over_a_finished_one(tmp_path):
     xr.testing.assert_identical(
         resumed, sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)
     )
+
+
+def test_ctrl_c_during_a_chunk_write_waits_until_the_chunk_is_stored(tmp_path, monkeypatch):
+    store = tmp_path / "sweep.zarr"
+    write, array = ProgressStore.write, ProgressStore._array
+
+    def flagged_write(self, static_index, start, values):
+        self.interrupt = start == 20  # the third chunk
+        write(self, static_index, start, values)
+
+    def interrupting_array(self, name):
+        if getattr(self, "interrupt", False) and name == "response":  # after "draw" is stored
+            self.interrupt = False
+            os.kill(os.getpid(), signal.SIGINT)
+        return array(self, name)
+
+    monkeypatch.setattr(ProgressStore, "write", flagged_write)
+    monkeypatch.setattr(ProgressStore, "_array", interrupting_array)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10, store=store)
+    monkeypatch.undo()
+    with warnings.catch_warnings():  # no chunk is damaged: nothing is reported
+        warnings.simplefilter("error", RuntimeWarning)
+        resumed, computed = resume_recording_chunks(store, 10)
+    assert computed == [3, 4, 5, 6, 7, 8]  # the interrupted chunk 2 was stored whole
+    reference = sweep.run(noisy_response, worker_grid(), key=KEY, chunk_size=10)
+    xr.testing.assert_identical(resumed, reference)
 
 
 @pytest.mark.parametrize("finished", [True, False])

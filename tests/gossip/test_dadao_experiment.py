@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # ~30 s CPU: 4 DADAO compilations and 2 refilled-
 def table(tmp_path_factory):
     out = tmp_path_factory.mktemp("dadao")
     options = Options(out=out, seeds=3, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.default_axes(True), options)
+    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
     assert (out / "dadao.png").exists() and "DADAO communications" in line
     return xr.open_dataset(out / "dadao.nc").sel(n=16)
 

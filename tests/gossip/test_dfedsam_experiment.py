@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # ~30 s CPU: 24 MLP runs of 15 rounds in one comp
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("dfedsam")
     options = Options(out=out, seeds=2, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.default_axes(True), options)
+    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
     assert (out / "dfedsam.png").exists() and "Spearman" in line
     return xr.open_dataset(out / "dfedsam.nc")
 

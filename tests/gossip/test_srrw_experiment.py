@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # ~1 min: 200 walks x 4 alphas x 2 graphs x (walk
 def ratios(tmp_path_factory):
     out = tmp_path_factory.mktemp("srrw")
     options = Options(out=out, seeds=200, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.default_axes(True), options)
+    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
     assert (out / "srrw.png").exists() and "sigma^2(20)/sigma^2(0)" in line
     return experiment.relative(sweep.load(out / "srrw.nc"))
 

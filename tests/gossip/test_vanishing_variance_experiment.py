@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow  # ~45 s CPU: three node counts, 4 seeds, 30 round
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("vv")
     options = Options(out=out, seeds=4, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.default_axes(True), options)
+    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
     assert (out / "vanishing_variance.png").exists() and "rounds more" in line
     return xr.open_dataset(out / "vanishing_variance.nc")
 

@@ -270,3 +270,24 @@ def test_relu_ntk_tends_to_a_quarter_and_its_input_dependence_decays_like_one_ov
     assert np.all(np.abs(np.delete(spread[1], 1)) > 0.1)  # a real 1/L term (column 1 is 0)
     for depth, row in zip((1024, 4096), k, strict=True):
         assert np.all(np.abs(row - 0.25) < 3 * math.log(depth) / depth)
+
+
+@pytest.mark.parametrize("function", [kernels.deep_ntk, kernels.koenigs_kernel])
+def test_a_correlation_beyond_rounding_of_one_is_refused_or_nan_when_traced(function):
+    call = (
+        (lambda r: function(r, "erf", 3))
+        if function is kernels.deep_ntk
+        else (lambda r: function(r, "erf"))
+    )
+    for rho in (2.0, -1.5, np.nan, [0.3, 1.1]):
+        with pytest.raises(ValueError, match=r"rho must be correlations in \[-1, 1\]"):
+            call(rho)
+    out = np.asarray(jax.jit(call)(jnp.array([2.0, np.nan, 0.4, -0.3])))
+    assert np.isnan(out[:2]).all() and np.isfinite(out[2:]).all()
+    np.testing.assert_allclose(out[2:], np.asarray(call(jnp.array([0.4, -0.3]))), rtol=1e-12)
+
+
+def test_a_correlation_one_plus_rounding_is_clipped_to_one():
+    at_one = kernels.deep_ntk(jnp.array([1.0, -1.0]), "relu", 4)
+    rounded = kernels.deep_ntk(jnp.array([1.0 + 1e-9, -1.0 - 1e-9]), "relu", 4)
+    np.testing.assert_array_equal(rounded, at_one)

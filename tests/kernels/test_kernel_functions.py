@@ -1,5 +1,6 @@
 """Kernels as hashable callables (RBF, Laplace, MLP) and their old home in `regression`."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -47,3 +48,18 @@ def test_old_regression_names_warn_and_are_the_kernels_classes(name):
     with pytest.warns(DeprecationWarning, match=f"use theorytk.kernels.{name}"):
         old = getattr(regression, name)
     assert old is getattr(kernels, name)
+
+
+@pytest.mark.parametrize("kernel", [RBFKernel, LaplaceKernel])
+@pytest.mark.parametrize("bandwidth", [-1.0, 0.0, float("nan"), float("inf")])
+def test_a_bandwidth_that_is_not_positive_and_finite_is_refused(kernel, bandwidth):
+    with pytest.raises(ValueError, match="bandwidth must be a finite scalar > 0"):
+        kernel(bandwidth)
+
+
+@pytest.mark.parametrize("kernel", [RBFKernel, LaplaceKernel])
+def test_a_traced_bandwidth_outside_the_domain_gives_nan(kernel):
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)))
+    gram = jax.jit(lambda b: kernel(b)(x, x))
+    assert np.all(np.isnan(gram(-1.0))) and np.all(np.isnan(gram(0.0)))
+    np.testing.assert_allclose(gram(2.0), kernel(2.0)(x, x), rtol=1e-12)

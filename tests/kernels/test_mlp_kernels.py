@@ -518,3 +518,29 @@ def test_bad_input_raises_value_error_naming_what_is_allowed(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         kernels.mlp_kernels(args.pop("x1"), **args)
+
+
+@pytest.mark.parametrize("where", ["x1", "x2"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_inputs_are_refused_naming_the_argument(where, bad):
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    broken = x.copy()
+    broken[1, 2] = bad
+    x1, x2 = (broken, x) if where == "x1" else (x, broken)
+    with pytest.raises(ValueError, match=f"{where} must be finite, got 1 NaN/inf"):
+        kernels.mlp_kernels(x1, x2, depth=2, activation="relu", sigma_w=1.0, sigma_b=0.1)
+
+
+@pytest.mark.parametrize("name", ["sigma_w", "sigma_b"])
+def test_a_negative_traced_sigma_gives_nan_not_the_kernel_of_its_absolute_value(name):
+    x = np.random.default_rng(1).normal(size=(5, 3))
+
+    def ntk(value):
+        sigmas = {"sigma_w": 1.3, "sigma_b": 0.2, name: value}
+        return kernels.mlp_kernels(x, depth=2, activation="erf", **sigmas).ntk
+
+    traced = jax.jit(ntk)
+    assert np.all(np.isnan(traced(-1.0)))
+    np.testing.assert_allclose(traced(1.0), ntk(1.0), rtol=1e-12)
+    with pytest.raises(ValueError, match=f"{name} must be a finite scalar >= 0"):
+        ntk(-1.0)

@@ -118,8 +118,12 @@ def test_gradient_descent_dw1_exponent_is_one_over_one_plus_chi_to_the_stated_pr
 
 def test_gradient_descent_test_error_decreases_with_p(growth):
     # chi = 1, P = 256 ... 2048, 16 seeds: the seed-mean test error of gradient descent
-    # decreases with P, about as 1/P (measured 0.0109, 0.0047, 0.0032, 0.0014: exponent 1.02).
-    mean = growth(1.0)["test_error_theory"].mean(axis=1)
+    # decreases with P, about as 1/P. Exponent of the seed means weighted by 1/SEM^2: measured
+    # 0.937 [95% CI 0.594, 1.280]. Seed spread: fitted seed by seed the exponent has sd 0.236,
+    # so the sd of the 16-seed estimate is ~0.059 and |b - 1| < 0.2 is a ~3.4 sd band, which
+    # fails a test error falling as 1/sqrt(P) (b = 0.5) or as 1/P^1.5.
+    te = growth(1.0)["test_error_theory"]
+    mean, sem = te.mean(axis=1), te.std(axis=1, ddof=1) / np.sqrt(te.shape[1])
     assert np.all(np.diff(mean) < 0), mean
-    result = fit.fit_power_law(np.array(SIZES, float), mean, with_constant=False)
-    assert 0.6 < float(result.b) < 1.4, float(result.b)
+    result = fit.fit_power_law(np.array(SIZES, float), mean, sigma=sem, with_constant=False)
+    assert abs(float(result.b) - 1.0) < 0.2, float(result.b)

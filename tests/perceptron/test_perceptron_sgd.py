@@ -127,7 +127,7 @@ def test_noise_hurts_more_as_chi_grows(sgd_run):
 def test_noise_dominated_test_error_decreases_with_p(sgd_run):
     # alpha T = 100, chi = 1, P = 128, 256, 512 (8 seeds each, two calls): the seed-mean
     # closed-form test error decreases (measured 0.020, 0.0088, 0.0068: exponent 0.58 over
-    # this short range; gradient descent gives 1.0, see test_perceptron_scaling.py).
+    # this short range; gradient descent gives ~1, see test_perceptron_scaling.py).
     sizes = np.repeat([128, 256, 512], 8)
     seeds = np.tile(SEEDS, 3)
     error = np.concatenate(
@@ -144,7 +144,10 @@ def test_noise_dominated_test_error_decreases_with_p(sgd_run):
         sigma=error.std(axis=1, ddof=1) / np.sqrt(8),
         with_constant=False,
     )
-    assert 0.3 < float(result.b) < 1.5, float(result.b)
+    # The exponent of these three points (1/SEM^2 weights) measured 0.581; fitted seed by
+    # seed it has sd 0.379, so the 8-seed estimate has sd ~0.134 and (0.2, 1.0) is a ~3 sd
+    # band around the measurement: it fails a flat error (0) and the gradient-descent 1/P.
+    assert 0.2 < float(result.b) < 1.0, float(result.b)
 
 
 def test_closed_form_test_error_equals_monte_carlo_on_trained_perceptrons(sgd_run):

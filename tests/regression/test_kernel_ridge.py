@@ -169,3 +169,11 @@ def test_krr_config_rejects_bad_input(kwargs, match):
 def test_gaussian_pool_rejects_bad_sizes():
     with pytest.raises(ValueError, match="size"):
         gaussian_pool(jax.random.key(0), size=0, d=3, target=_target)
+
+
+@pytest.mark.parametrize("holdout", [False, True])
+def test_n_max_beyond_the_pool_is_refused(holdout):
+    pool = gaussian_pool(jax.random.key(0), size=20, d=3, target=lambda x: x[:, 0])
+    KRRConfig(pool=pool, kernel=RBFKernel(1.0), n_max=19, holdout=holdout)
+    with pytest.raises(ValueError, match="n_max must be <= M = 20"):
+        KRRConfig(pool=pool, kernel=RBFKernel(1.0), n_max=21, holdout=holdout)

@@ -93,3 +93,16 @@ def test_data_pools_are_equal_and_hash_equal_by_content():
     assert DataPool(x, y) == DataPool(x.copy(), y.copy())
     assert hash(DataPool(x, y)) == hash(DataPool(x.copy(), y.copy()))
     assert DataPool(x, y) != DataPool(x, y + 1)
+
+
+def test_a_gram_that_is_not_psd_beyond_rounding_is_refused():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(30, 3))
+    gram = np.exp(-np.abs(x[:, None, 0] - x[None, :, 0]))  # a PSD (Laplace) Gram
+    pool_eigensystem(gram, x[:, 1])
+    with pytest.raises(ValueError, match="gram must be positive semidefinite"):
+        pool_eigensystem(gram - 0.5 * np.eye(30), x[:, 1])
+    # rounding-size negative eigenvalues of a rank-deficient PSD Gram are dropped, not refused
+    low_rank = x @ x.T
+    eig = pool_eigensystem(low_rank, x[:, 1])
+    assert eig.eigenvalues.shape == (3,)

@@ -57,6 +57,8 @@ from ._graphs import (
     torus,
 )
 from ._mixing import (
+    SPARSE_FRACTION,
+    Neighbours,
     as_stack,
     check_mixing,
     consensus_error,
@@ -65,6 +67,7 @@ from ._mixing import (
     lazy,
     max_degree,
     metropolis_hastings,
+    neighbours,
     node_mean,
     spectral_gap,
     time_varying,
@@ -135,6 +138,8 @@ __all__ = [
     "Problem",
     "TrackingState",
     "as_mixer",
+    "Neighbours",
+    "SPARSE_FRACTION",
     "as_stack",
     "check_graph",
     "check_mixing",
@@ -162,6 +167,7 @@ __all__ = [
     "lazy",
     "max_degree",
     "metropolis_hastings",
+    "neighbours",
     "node_mean",
     "one_peer_hypercube",
     "quadratic",

@@ -19,7 +19,7 @@ import optax
 from jaxtyping import Array
 
 from .._validation import INT32_MAX, check_integer, check_scalar, is_concrete
-from ._mixing import check_mixing, gossip
+from ._mixing import Neighbours, check_mixing, gossip, is_sparse, neighbours
 from ._problems import Problem
 from ._variance import variance_corrected_gossip
 
@@ -88,14 +88,26 @@ def _stack_atol(mixing: Any) -> float:
 
 
 def as_mixer(mixing: Array | Mixer, n_nodes: int | None = None) -> Mixer:
-    """A gossip step: `gossip` with a (p, n, n) mixing stack, or a given mix(tree, t) callable.
+    """A gossip step: `gossip` with a (p, n, n) mixing stack or its `Neighbours`, or a given
+    mix(tree, t) callable.
 
     A stack is checked by `check_stack` (for `n_nodes` nodes when given); a callable is
-    trusted.
+    trusted. A concrete stack with at most `SPARSE_FRACTION` n nonzeros per row (ring,
+    torus, hypercube, exponential graph at large n) mixes by its `neighbours` lists, O(|E| d)
+    per step; a traced stack (e.g. picked per sweep point) mixes densely.
     """
     if callable(mixing):
         return mixing
-    check_stack(mixing, n_nodes)
+    if isinstance(mixing, Neighbours):
+        if n_nodes is not None and mixing.index.shape[1] != n_nodes:
+            raise ValueError(
+                f"mixing is for {mixing.index.shape[1]} nodes but the problem has {n_nodes} nodes"
+            )
+    else:
+        check_stack(mixing, n_nodes)
+        if is_concrete(mixing) and is_sparse(mixing):
+            dtype = jax.dtypes.canonicalize_dtype(np.asarray(mixing).dtype)
+            mixing = neighbours(mixing, dtype=dtype, atol=_stack_atol(mixing))
     return lambda tree, t: gossip(mixing, tree, t)
 
 

@@ -4,18 +4,18 @@ A mixing matrix W is symmetric and doubly stochastic (W 1 = 1, 1^T W = 1^T) with
 only on edges and the diagonal; a time-varying topology is a stack of p such matrices used
 cyclically, W^(t) = W[t mod p]. Constructors return NumPy float64 arrays (built once,
 outside any trace); `gossip` applies one step to a pytree whose leaves have the nodes on
-their leading axis.
+their leading axis, from the dense stack or from its `Neighbours` lists (sparse graphs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from ._graphs import check_graph, degrees
 
@@ -152,14 +152,91 @@ def as_stack(mixing: Any, dtype: Any = None) -> Float[Array, "p n n"]:
     return jnp.asarray(w if w.ndim == 3 else w[None], dtype=dtype)
 
 
-def gossip(mixing: Float[Array, "p n n"], tree: Any, t: Array | int = 0) -> Any:
-    """One gossip step X <- W^(t) X on every leaf (nodes on the leading axis), W^(t) = W[t mod p].
+class Neighbours(NamedTuple):
+    """A mixing stack stored by padded neighbour lists: O(n k) numbers instead of O(n^2).
+
+    Row i of step t lists the nonzeros of row i of W^(t) (node i itself and its neighbours):
+    (W^(t) X)_i = sum_s weight[t, i, s] X[index[t, i, s]], padded to a common width k with
+    index i and weight 0. A gossip step then gathers n k rows of X, O(n k d) = O(|E| d) work
+    on a graph of bounded degree, where W @ X costs O(n^2 d). Build with `neighbours`.
+
+    Attributes:
+        index: Int[Array, "p n k"], the node each term reads.
+        weight: Float[Array, "p n k"], its weight W_ij (0 on padding).
+    """
+
+    index: Int[Array, "p n k"]
+    weight: Float[Array, "p n k"]
+
+
+SPARSE_FRACTION = 0.25
+"""`as_mixer` stores a concrete stack as `Neighbours` when its width is <= this fraction of n."""
+
+
+def is_sparse(mixing: Any) -> bool:
+    """Whether a concrete (p, n, n) stack has at most SPARSE_FRACTION n nonzeros in every row."""
+    nonzero = np.asarray(mixing) != 0
+    return int(nonzero.sum(-1).max()) <= SPARSE_FRACTION * nonzero.shape[-1]
+
+
+def neighbours(
+    mixing: Any, width: int | None = None, dtype: Any = None, *, atol: float = _ATOL
+) -> Neighbours:
+    """The neighbour lists of a mixing matrix (n, n) or stack (p, n, n), checked by `check_mixing`.
 
     Args:
-        mixing: Float[Array, "p n n"] stack of mixing matrices (see `as_stack`).
+        mixing: the dense mixing matrix or stack (NumPy or concrete JAX).
+        width: pad every row to this many terms (default: the most nonzeros in a row), e.g.
+            the largest width of several topologies, so their lists stack and `vmap`.
+        dtype: of the weights (default float64 when x64 is on, else float32).
+        atol: tolerance of `check_mixing`.
+
+    Raises:
+        ValueError: `mixing` fails `check_mixing`, or `width` is below a row's nonzeros.
+    """
+    w = check_mixing(mixing, atol=atol)
+    stack = w if w.ndim == 3 else w[None]
+    n = stack.shape[-1]
+    nonzero = stack != 0
+    needed = int(nonzero.sum(-1).max())
+    width = needed if width is None else width
+    if not isinstance(width, int | np.integer) or width < needed:
+        raise ValueError(
+            f"width must be an integer >= {needed} (the most terms in a row), got {width!r}"
+        )
+    order = np.argsort(~nonzero, axis=-1, kind="stable")[..., : min(width, n)]
+    kept = np.take_along_axis(nonzero, order, -1)
+    self_index = np.broadcast_to(np.arange(n)[:, None], order.shape)
+    index = np.where(kept, order, self_index)
+    weight = np.where(kept, np.take_along_axis(stack, order, -1), 0.0)
+    if width > n:
+        extra = ((0, 0), (0, 0), (0, width - n))
+        index = np.pad(index, extra, mode="edge")
+        weight = np.pad(weight, extra)
+    return Neighbours(jnp.asarray(index, jnp.int32), jnp.asarray(weight, dtype))
+
+
+def gossip(mixing: Float[Array, "p n n"] | Neighbours, tree: Any, t: Array | int = 0) -> Any:
+    """One gossip step X <- W^(t) X on every leaf (nodes on the leading axis), W^(t) = W[t mod p].
+
+    A dense stack is a matrix product per leaf, O(n^2 d); `Neighbours` gathers each node's
+    neighbours' rows and sums them with their weights, O(n k d).
+
+    Args:
+        mixing: Float[Array, "p n n"] stack of mixing matrices (see `as_stack`), or their
+            `Neighbours`.
         tree: pytree of arrays with leading axis n.
         t: the step, selecting the matrix of a time-varying topology.
     """
+    if isinstance(mixing, Neighbours):
+        step = jnp.asarray(t) % mixing.index.shape[0]
+        index, weight = mixing.index[step], mixing.weight[step]
+
+        def mix(a: Array) -> Array:
+            w = weight.astype(a.dtype).reshape(weight.shape + (1,) * (a.ndim - 1))
+            return jnp.sum(w * a[index], axis=1)
+
+        return jax.tree.map(mix, tree)
     w = mixing[jnp.asarray(t) % mixing.shape[0]]
     return jax.tree.map(lambda a: jnp.tensordot(w.astype(a.dtype), a, axes=1), tree)
 

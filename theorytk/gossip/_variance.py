@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from ._mixing import gossip
+from ._mixing import Neighbours, gossip
 
 AUTHORS_EPS = 1e-4
 """The eps of the authors' code (DFL_torch, py_src/model_variance_correct.py)."""
@@ -45,7 +45,10 @@ def correct_variance(
 
 
 def variance_corrected_gossip(
-    mixing: Float[Array, "p n n"], tree: Any, t: Array | int = 0, eps: float | Array = 0.0
+    mixing: Float[Array, "p n n"] | Neighbours,
+    tree: Any,
+    t: Array | int = 0,
+    eps: float | Array = 0.0,
 ) -> Any:
     """One gossip step followed by the per-tensor variance correction at every node.
 
@@ -55,17 +58,16 @@ def variance_corrected_gossip(
     models for uniform weights, as in the authors' "FollowOthers" corrector).
 
     Args:
-        mixing: Float[Array, "p n n"] mixing stack.
+        mixing: Float[Array, "p n n"] mixing stack or its `Neighbours`.
         tree: pytree of tensors, nodes on the leading axis.
         t: step (selects W of a time-varying topology).
         eps: the regulariser, 0 (exact) or `AUTHORS_EPS`.
     """
     mixed = gossip(mixing, tree, t)
-    w = mixing[jnp.asarray(t) % mixing.shape[0]]
 
     def one(a: Array, m: Array) -> Array:
         if a[0].size <= 1:
             return m
-        return correct_variance(m, w.astype(a.dtype) @ tensor_variance(a), eps)
+        return correct_variance(m, gossip(mixing, tensor_variance(a), t), eps)
 
     return jax.tree.map(one, tree, mixed)

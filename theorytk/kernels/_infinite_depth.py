@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
+from .._validation import is_concrete
 from ._activations import (
     MAX_NODES,
     Activation,
@@ -34,6 +35,9 @@ from ._activations import (
 CLASSIFIERS = ("majority_vote", "nearest_neighbour", "singular_kernel", "linear", "degenerate")
 # Hermite-coefficient magnitudes below this (relative to the norm) count as zero.
 _ZERO = 1e-10
+# correlations of unit vectors computed in floating point exceed +-1 by rounding (float32:
+# ~1e-7); up to this they are clipped, beyond they are refused
+RHO_ROUNDING = 1e-5
 # Koenigs iteration: stop when |rho_l| < _KOENIGS_TOL or after _KOENIGS_STEPS steps.
 _KOENIGS_TOL = 1e-13
 _KOENIGS_STEPS = 100_000
@@ -203,7 +207,8 @@ def deep_ntk(
     overflows however deep: k_{l+1} = rho_{l+1} (1 - mu t_l) + k_l dual'(rho_l) t_l.
 
     Args:
-        rho: correlations <x, x'> of unit vectors, any shape, in [-1, 1].
+        rho: correlations <x, x'> of unit vectors, any shape, in [-1, 1] (up to rounding,
+            `RHO_ROUNDING`, which is clipped; beyond it a ValueError, or NaN where traced).
         activation: an activation (name, Activation, callable) or its `DualActivation`.
         depth: number of hidden layers L >= 0 (static), or a sequence of them: then the
             kernels at every depth in the sequence come from one pass through the layers,
@@ -211,7 +216,7 @@ def deep_ntk(
     """
     depths = _check_depths(depth)
     dual = activation if isinstance(activation, DualActivation) else dual_activation(activation)
-    rho = jnp.clip(jnp.asarray(rho, dual.norm_sq.dtype), -1.0, 1.0)
+    rho = _correlations(rho, dual.norm_sq.dtype)
     mu = dual(jnp.ones((), rho.dtype))[1]
     one = rho == 1  # x = x': correlation and normalised kernel stay exactly 1
 
@@ -240,7 +245,7 @@ def koenigs_kernel(rho: ArrayLike, activation: str | Activation | DualActivation
     |rho_l| < 1e-13 (relative truncation error ~1e-13), in log scale.
     """
     dual = activation if isinstance(activation, DualActivation) else dual_activation(activation)
-    rho = jnp.clip(jnp.asarray(rho, dual.norm_sq.dtype), -1.0, 1.0)
+    rho = _correlations(rho, dual.norm_sq.dtype)
     log_rate = jnp.log(dual(jnp.zeros((), rho.dtype))[1])
 
     def cond(state: tuple[Array, Array]) -> Array:
@@ -360,6 +365,24 @@ def singular_activation(alpha: float, degree: int = 2) -> Hermite:
     coeffs = np.zeros(degree + 1)
     coeffs[1], coeffs[degree] = math.sqrt(lo), math.sqrt(1 - lo)
     return Hermite(jnp.asarray(coeffs))
+
+
+def _correlations(rho: ArrayLike, dtype: jnp.dtype) -> Array:
+    """rho as correlations in [-1, 1]: rounding beyond +-1 (at most `RHO_ROUNDING`) clipped.
+
+    ValueError for a concrete rho with NaN or a value beyond +-(1 + RHO_ROUNDING); a traced
+    value there becomes NaN.
+    """
+    if is_concrete(rho):
+        values = np.asarray(rho, float)
+        bad = ~(np.abs(values) <= 1 + RHO_ROUNDING)
+        if np.any(bad):
+            raise ValueError(
+                f"rho must be correlations in [-1, 1] (up to rounding {RHO_ROUNDING:g}), got "
+                f"{values[bad].ravel()[:3].tolist()}"
+            )
+    rho = jnp.asarray(rho, dtype)
+    return jnp.where(jnp.abs(rho) <= 1 + RHO_ROUNDING, jnp.clip(rho, -1.0, 1.0), jnp.nan)
 
 
 def _check_depths(depth: int | Sequence[int]) -> list[int]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._validation import check_scalar
 from ._activations import ACTIVATION_NAMES
 from ._mlp import mlp_kernels
 
@@ -22,22 +23,38 @@ class RBFKernel:
 
     Distances are measured in units of sqrt(d) (the convention x.x'/d of `mlp_kernels`): for
     inputs on the sphere of radius sqrt(d), ||x - x'||^2 / d = 2 (1 - cos angle).
+
+    `bandwidth` must be finite and > 0 (ValueError); a traced bandwidth <= 0 gives NaN.
     """
 
     bandwidth: float = 1.0
 
+    def __post_init__(self) -> None:
+        check_scalar("bandwidth", self.bandwidth, "> 0", lambda b: b > 0)
+
     def __call__(self, x1: Float[Array, "n1 d"], x2: Float[Array, "n2 d"]) -> Array:
-        return jnp.exp(-_sq_dist(x1, x2) / (2 * self.bandwidth**2))
+        return jnp.exp(-_sq_dist(x1, x2) / (2 * _positive(self.bandwidth) ** 2))
 
 
 @dataclass(frozen=True)
 class LaplaceKernel:
-    """k(x, x') = exp(-||x - x'|| / (bandwidth sqrt(d))), d the input dimension."""
+    """k(x, x') = exp(-||x - x'|| / (bandwidth sqrt(d))), d the input dimension.
+
+    `bandwidth` must be finite and > 0 (ValueError); a traced bandwidth <= 0 gives NaN.
+    """
 
     bandwidth: float = 1.0
 
+    def __post_init__(self) -> None:
+        check_scalar("bandwidth", self.bandwidth, "> 0", lambda b: b > 0)
+
     def __call__(self, x1: Float[Array, "n1 d"], x2: Float[Array, "n2 d"]) -> Array:
-        return jnp.exp(-jnp.sqrt(_sq_dist(x1, x2)) / self.bandwidth)
+        return jnp.exp(-jnp.sqrt(_sq_dist(x1, x2)) / _positive(self.bandwidth))
+
+
+def _positive(bandwidth: float | Array) -> Array:
+    """The bandwidth, NaN where it is not > 0 (a traced value outside the domain)."""
+    return jnp.where(bandwidth > 0, bandwidth, jnp.nan)
 
 
 def _sq_dist(x1: Array, x2: Array) -> Array:

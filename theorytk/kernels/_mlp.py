@@ -127,14 +127,14 @@ def mlp_kernels(
     block). In float32, relu-type activations use a polynomial for the angle (error 2e-7).
 
     Args:
-        x1: inputs, shape (n1, d).
-        x2: inputs, shape (n2, d); None means x1 (symmetric Gram).
+        x1: inputs, shape (n1, d), finite.
+        x2: inputs, shape (n2, d), finite; None means x1 (symmetric Gram).
         depth: number of hidden layers (>= 1).
         activation: a name in `theorytk.kernels.ACTIVATION_NAMES` ("relu", "leaky_relu",
             "abs", "erf", "identity", "gelu", "sin", "cos", "tanh", "softplus"), an
             `Activation`, or any elementwise callable (integrated by `Quadrature`).
-        sigma_w: weight standard deviation (>= 0), traced.
-        sigma_b: bias standard deviation (>= 0), traced.
+        sigma_w: weight standard deviation (>= 0), traced (a traced value < 0 gives NaN).
+        sigma_b: bias standard deviation (>= 0), traced (a traced value < 0 gives NaN).
         parameterization: "ntk" or "standard".
         width: hidden-layer widths for "standard": an int (all layers) or `depth` numbers
             (may be traced); ignored for "ntk", as neural-tangents ignores `out_dim` there.
@@ -154,7 +154,7 @@ def mlp_kernels(
     if parameterization == "standard":
         hidden = jnp.broadcast_to(jnp.asarray(width, dtype), (depth,))
         widths = jnp.concatenate([jnp.full((1,), x1.shape[1], dtype), hidden])
-    net = _Network(act, jnp.asarray(sigma_w, dtype), jnp.asarray(sigma_b, dtype), widths, depth)
+    net = _Network(act, _nonnegative(sigma_w, dtype), _nonnegative(sigma_b, dtype), widths, depth)
     return _kernels(net, x1, None if x2 is None else jnp.asarray(x2, dtype))
 
 
@@ -290,6 +290,13 @@ def _pad_rows(a: Array, rows: int) -> Array:
     return jnp.pad(a, [(0, rows - a.shape[0])] + [(0, 0)] * (a.ndim - 1), mode="edge")
 
 
+def _nonnegative(value: ArrayLike, dtype: jnp.dtype) -> Array:
+    """value as an array, NaN where < 0 (a traced value outside the domain; a concrete one
+    was refused by `_check_inputs`)."""
+    value = jnp.asarray(value, dtype)
+    return jnp.where(value >= 0, value, jnp.nan)
+
+
 def _check_inputs(
     x1: ArrayLike,
     x2: ArrayLike | None,
@@ -309,6 +316,10 @@ def _check_inputs(
             f"x1 and x2 must have the same feature dimension d, got x1 {shapes[0][1]} and "
             f"x2 {shapes[1][1]}"
         )
+    for name, x in (("x1", x1), ("x2", x2)):
+        if x is not None and is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+            bad = int(np.sum(~np.isfinite(np.asarray(x))))
+            raise ValueError(f"{name} must be finite, got {bad} NaN/inf entries")
     if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1 (hidden layers), got {depth!r}")
     check_scalar("sigma_w", sigma_w, ">= 0", lambda s: s >= 0)

@@ -55,7 +55,7 @@ class KRRConfig(eqx.Module):
             `theorytk.kernels.RBFKernel(1.0)`, `kernels.LaplaceKernel(1.0)`,
             `kernels.MLPKernel(...)`, `rf_limit_kernel("relu")` or a function returning
             `theorytk.kernels.mlp_kernels(x1, x2, ...).ntk`.
-        n_max: largest n; `simulate_krr` draws n_max points and masks the rows >= n.
+        n_max: largest n, at most M; `simulate_krr` draws n_max points and masks the rows >= n.
         holdout: sampling protocol (see above); needs n_max < M.
         noise: label-noise variance >= 0.
     """
@@ -77,6 +77,11 @@ def check_pool_config(pool: object, n_max: object, holdout: object, noise: objec
     if not isinstance(pool, DataPool):
         raise ValueError(f"pool must be a DataPool, got {type(pool).__name__}")
     check_integer("n_max", n_max)
+    if n_max > pool.size:
+        raise ValueError(
+            f"n_max must be <= M = {pool.size} (the pool's points: a sample beyond them only "
+            f"repeats points, and the pool's eigensystem has at most M modes), got {n_max}"
+        )
     if not isinstance(holdout, bool):
         raise ValueError(f"holdout must be True or False, got {holdout!r}")
     if holdout and n_max >= pool.size:

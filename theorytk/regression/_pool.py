@@ -97,16 +97,19 @@ def pool_eigensystem(
     eigensystem from the pool (accurate for the modes with index << M; Simon et al., "More is
     better in modern machine learning", 2023, and "The eigenlearning framework", 2023, Sec. 6).
 
-    Modes with lambda_i <= rtol * lambda_max (numerically zero or negative eigenvalues of a
-    PSD Gram) cannot be learned from any sample: their learnability L_i = lambda_i / (lambda_i +
-    kappa) is 0, and in `krr_risk` a mode with L_i = 0 contributes E0 v_i^2, exactly as label
-    noise of variance v_i^2 does. They are dropped and their power is returned as `noise`
-    (0 for a Gram of full numerical rank). Add any true label-noise variance to it.
+    A Gram with an eigenvalue below -rtol max|lambda| is not positive semidefinite beyond
+    rounding and is refused (ValueError). Modes with |lambda_i| <= rtol max|lambda|
+    (numerically zero eigenvalues of a PSD Gram) cannot be learned from any sample: their
+    learnability L_i = lambda_i / (lambda_i + kappa) is 0, and in `krr_risk` a mode with
+    L_i = 0 contributes E0 v_i^2, exactly as label noise of variance v_i^2 does. They are
+    dropped and their power is returned as `noise` (0 for a Gram of full numerical rank).
+    Add any true label-noise variance to it.
 
     Args:
         gram: the kernel Gram K(x_a, x_b) on the pool, shape (M, M), symmetric, finite.
         targets: y_a, shape (M,), finite.
-        rtol: relative cut-off for numerically zero eigenvalues; default 10 M eps of the dtype.
+        rtol: relative size of numerically zero eigenvalues (dropped if positive, refused
+            below -rtol); default 10 M eps of the dtype.
 
     Returns:
         `PoolEigensystem(eigenvalues (P,), target_coeffs_sq (P,), noise ())` with P <= M kept
@@ -120,7 +123,13 @@ def pool_eigensystem(
     lam, u = scipy.linalg.eigh(0.5 * (k + k.T) / m, driver="evd")
     lam, u = lam[::-1], u[:, ::-1]
     v2 = (u.T @ y) ** 2 / m
-    cut = (10 * m * np.finfo(dtype).eps if rtol is None else rtol) * lam[0]
+    cut = (10 * m * np.finfo(dtype).eps if rtol is None else rtol) * np.max(np.abs(lam))
+    if lam[-1] < -cut:
+        raise ValueError(
+            f"gram must be positive semidefinite: its smallest eigenvalue (of K/M) is "
+            f"{lam[-1]:.3g}, below -rtol max|eigenvalue| = {-cut:.3g}, more than rounding "
+            "(a kernel that is not PSD has no eigenframework)"
+        )
     keep = lam > cut
     noise = np.sum(v2[~keep], dtype=dtype)
     return PoolEigensystem(*(jnp.asarray(a, dtype) for a in (lam[keep], v2[keep], noise)))

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import threading
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -220,10 +223,12 @@ class ProgressStore:
         return array.with_config({"write_empty_chunks": True})
 
     def write(self, static_index: int, start: int, values: dict[str, np.ndarray]) -> None:
+        """Store one chunk's values, then its done flags; Ctrl-C waits until both are written."""
         stop = start + len(values["status"])
-        for name, value in values.items():
-            self._array(name)[static_index, start:stop] = value
-        self._array("done")[static_index, start:stop] = True
+        with _interrupt_deferred():
+            for name, value in values.items():
+                self._array(name)[static_index, start:stop] = value
+            self._array("done")[static_index, start:stop] = True
 
     def read(self, names: list[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(done flags, values) of every point; values of points not done are fill values.
@@ -255,6 +260,27 @@ class ProgressStore:
         if reasons:
             report_recomputed(self.path, int(lost.sum()), reasons, stacklevel=5)
         return done, values
+
+
+@contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold a SIGINT (Ctrl-C) until the block ends, then deliver it to the previous handler.
+
+    A chunk interrupted halfway through its write would be found damaged on resume and
+    recomputed; deferring the interrupt leaves it whole. Only the main thread can handle
+    signals, so elsewhere the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple[int, Any]] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(*received[0])
 
 
 def check_fingerprint(path: Path, found: str | None, expected: str) -> None:
