@@ -81,6 +81,7 @@ def render_example(path: Path) -> str:
         f"with `python docs/gallery.py --examples {path.stem}`.*"
     )
     title, rest = page[0].split("\n", 1) if "\n" in page[0] else (page[0], "")
+    # two blank lines in a row (between functions in the code) are shown as one
     return "\n\n".join([title, header, rest.strip(), *page[1:]]).replace("\n\n\n", "\n\n") + "\n"
 
 
