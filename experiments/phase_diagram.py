@@ -161,8 +161,32 @@ def load_experiment(name: str) -> Any:
     return importlib.import_module(EXPERIMENTS[name]).EXPERIMENT
 
 
-# --quick wall times measured on 2 CPU cores shared with other jobs (see --help)
-QUICK_TIMES = "10-80 s per experiment on 2 CPU cores"
+# Each experiment's --quick run on this machine (2 CPU cores) while other jobs kept the load
+# average at 20-27: (wall seconds, CPU seconds = user + system), from
+#   /usr/bin/time -f "%e %U+%S" python -m experiments.phase_diagram NAME --quick --out DIR
+QUICK_SECONDS = {
+    "ridge": (34, 8),
+    "krr_digits": (185, 39),
+    "lr_batch": (40, 10),
+    "gossip": (74, 13),
+    "halpern": (84, 16),
+    "ntk": (300, 62),
+    "ntk_depth": (170, 20),
+    "perceptron": (198, 37),
+    "rf": (166, 38),
+    "scaling": (256, 42),
+    "sgd_noise": (328, 80),
+}
+
+
+def quick_times() -> str:
+    """The measured --quick times, for --help."""
+    parts = [f"{name} {wall} s ({cpu} s CPU)" for name, (wall, cpu) in QUICK_SECONDS.items()]
+    return (
+        "--quick wall times measured on 2 CPU cores under a load average of 20-27 from other "
+        "jobs (an idle 2-core machine should need between half the CPU time and about the CPU "
+        f"time): {', '.join(parts)}."
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -176,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m experiments.phase_diagram",
         description="Sweep a model's theory and simulation over a grid and draw the phase diagram.",
+        epilog=quick_times(),
     )
     parser.add_argument("name", nargs="?", default=DEFAULT, help=f"experiment (default {DEFAULT})")
     parser.add_argument(
@@ -188,7 +213,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue an interrupted run from --out"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    parser.add_argument("--quick", action="store_true", help=f"a small grid ({QUICK_TIMES})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small grid (measured times below)",
+    )
     parser.add_argument(
         "--allow-large",
         action="store_true",
