@@ -1,15 +1,32 @@
-"""D-SGD grid on digits logistic regression: one sweep.run vs a loop of jitted runs vs NumPy.
+"""D-SGD grids on digits logistic regression: one sweep.run vs a loop of jitted runs vs NumPy,
+and the growth of one run with the node count (dense W @ X against neighbour lists).
 
-64 points = 4 topologies x 4 steps x 4 seeds, 32 nodes, 10-class logistic regression on the
-digits split by Dirichlet(0.5), minibatch 16, STEPS iterations of ATC D-SGD. The NumPy version
-is what a paper script does: a Python loop over steps, per-node gradients vectorised over
-nodes, W @ X gossip. Then the time of one jitted run as the node count grows 32 -> 1024.
+64 points = 4 topologies (ring, lazy ring, exponential, complete) x 4 steps x 4 seeds, 32
+nodes, 10-class logistic regression on the digits split by Dirichlet(0.5), minibatch 16,
+STEPS iterations of ATC D-SGD, float32.
 
-    python benchmarks/gossip_sweep.py
+1. `sweep.run` with the topology a static axis: one compiled program per topology whose W is
+   a constant of the program, so a chunk's 16 points share it (mixed by neighbour lists on
+   the rings, by one matrix product over the whole chunk on the others);
+2. the same grid with the topology a traced axis (each point picks its W from a stack: a
+   batched product of 64 different matrices, every W dense);
+3. a Python loop calling the jitted single run once per point (one compiled program per
+   topology, W a constant, as in 1), same keys;
+4. NumPy, what a paper script does: a Python loop over steps, per-node gradients vectorised
+   over nodes, W @ X gossip; `--numpy-runs` of the 64 runs timed (default 16) and scaled.
+
+The sweeps and the loop are timed `--repeats` times each, interleaved, after a warm-up
+compile; the median is printed. Then one 200-step ring run as the node count grows, mixing
+by neighbour lists (the default for a sparse W) and by the dense W @ X, and a 64-point ring
+sweep (4 steps x 16 seeds) at 256 nodes. The last line is the ratio of the loop of jitted
+runs to sweep.run (target >= 2x).
+
+    python benchmarks/gossip_sweep.py [--quick]
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import jax
@@ -32,14 +49,22 @@ def setup(n: int):
     return problem, stack
 
 
-def make_simulate(problem, stack):
+def final_accuracy(problem, mixing, lr, key):
+    """Test accuracy of the node average after STEPS steps of stochastic ATC D-SGD."""
+    method = gossip.dsgd(problem, mixing, optax.sgd(lr), stochastic=True)
+    state, _ = gossip.run(method, problem.init_nodes(key), key, steps=STEPS, metrics=lambda s: {})
+    return problem.accuracy(jax.tree.map(lambda a: a.mean(0), state.x))
+
+
+def make_simulate(problem, stack, *, traced: bool):
+    """simulate(params, key) with params["topology"] static (a Python index) or traced."""
+
     def simulate(params, key):
-        w = jnp.asarray(stack)[params["topology"].astype(int)][None]
-        method = gossip.dsgd(problem, w, optax.sgd(params["lr"]), stochastic=True)
-        x0 = problem.init_nodes(key)
-        state, _ = gossip.run(method, x0, key, steps=STEPS, metrics=lambda s: {})
-        xbar = jax.tree.map(lambda a: a.mean(0), state.x)
-        return {"accuracy": problem.accuracy(xbar)}
+        if traced:
+            w = jnp.asarray(stack)[params["topology"].astype(int)][None]
+        else:
+            w = jnp.asarray(stack[int(params["topology"])])[None]
+        return {"accuracy": final_accuracy(problem, w, params["lr"], key)}
 
     return simulate
 
@@ -68,51 +93,137 @@ def numpy_run(data, w, lr, rng):
 
 def timed(fn):
     start = time.perf_counter()
-    out = fn()
-    jax.block_until_ready(out)
+    jax.block_until_ready(fn())
     return time.perf_counter() - start
 
 
+def ring_run_seconds(problem, *, sparse: bool, repeats: int = 1) -> float:
+    """Seconds of one jitted STEPS-step ring D-SGD run (best of `repeats`, after its compile)."""
+    w = gossip.named_mixing("ring", problem.n_nodes)[None]
+    dense = jnp.asarray(w, jnp.float32)
+    mixing = w if sparse else (lambda tree, t: gossip.gossip(dense, tree, t))
+
+    def final(key):
+        method = gossip.dsgd(problem, mixing, optax.sgd(0.1), stochastic=True)
+        state, _ = gossip.run(
+            method, problem.init_nodes(key), key, steps=STEPS, metrics=lambda s: {}
+        )
+        return state.x
+
+    run = jax.jit(final)
+    key = jax.random.key(0)
+    run(key)
+    return min(timed(lambda: run(key)) for _ in range(repeats))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--numpy-runs", type=int, default=16, help="of the 64, timed")
+    parser.add_argument("--quick", action="store_true", help="1 repeat, 4 NumPy runs, n <= 256")
+    args = parser.parse_args()
+    repeats, numpy_runs = (1, 4) if args.quick else (args.repeats, args.numpy_runs)
+
     n = 32
     problem, stack = setup(n)
-    simulate = make_simulate(problem, stack)
-    grid = sweep.Grid(topology=np.arange(len(stack), dtype=float), lr=LRS, seed=range(SEEDS))
-    points = len(stack) * len(LRS) * SEEDS
-    run = lambda: sweep.run(simulate, grid, key=jax.random.key(0), progress=False)  # noqa: E731
-    run()  # compile
-    t_sweep = min(timed(run) for _ in range(2))
+    key = jax.random.key(0)
+    topologies = np.arange(len(stack))
+    grids = {
+        "static": sweep.Grid(topology=sweep.static(topologies), lr=LRS, seed=range(SEEDS)),
+        "traced": sweep.Grid(topology=topologies.astype(float), lr=LRS, seed=range(SEEDS)),
+    }
+    points = grids["static"].size
 
-    one = jax.jit(simulate)
-    params = [
-        {"topology": jnp.asarray(float(t)), "lr": jnp.asarray(lr)}
-        for t in range(len(stack))
-        for lr in LRS
-        for _ in range(SEEDS)
-    ]
-    keys = [jax.random.fold_in(jax.random.key(0), i) for i in range(points)]
-    one(params[0], keys[0])
-    t_loop = timed(lambda: [one(p, k) for p, k in zip(params, keys, strict=True)])
+    def swept(traced: bool):
+        simulate = make_simulate(problem, stack, traced=traced)
+        grid = grids["traced" if traced else "static"]
+        return lambda: sweep.run(simulate, grid, key=key, progress=False)["accuracy"].values
+
+    one = {
+        t: jax.jit(lambda lr, k, t=t: final_accuracy(problem, jnp.asarray(stack[t])[None], lr, k))
+        for t in topologies
+    }
+    cells = [(t, lr) for t in topologies for lr in LRS for _ in range(SEEDS)]
+    keys = [jax.random.fold_in(key, i) for i in range(points)]
+
+    def looped():
+        outs = [one[t](jnp.float32(lr), k) for (t, lr), k in zip(cells, keys, strict=True)]
+        return np.array(outs).reshape(len(stack), len(LRS), SEEDS)
+
+    runs = {
+        "sweep.run, topology static": swept(False),
+        "sweep.run, topology traced": swept(True),
+        "loop of jitted runs": looped,
+    }
+    results = {name: np.asarray(fn()) for name, fn in runs.items()}  # compile
+    for name in results:  # same keys and arithmetic up to float32 rounding
+        np.testing.assert_allclose(results[name], results["loop of jitted runs"], atol=0.02)
+    seconds = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            seconds[name].append(timed(fn))
+    median = {name: float(np.median(s)) for name, s in seconds.items()}
 
     rng = np.random.default_rng(0)
-    sample = 4  # NumPy runs timed; the grid's time is extrapolated linearly
     t_np = timed(
-        lambda: [numpy_run(problem.data, stack[i % len(stack)], 0.1, rng) for i in range(sample)]
+        lambda: [
+            numpy_run(problem.data, stack[i % len(stack)], 0.1, rng) for i in range(numpy_runs)
+        ]
     )
-    t_np *= points / sample
+    t_np *= points / numpy_runs
 
-    print(f"D-SGD, {n} nodes, {STEPS} steps, {points} points (digits logistic regression)")
-    print(f"  sweep.run (one vmapped call)      {t_sweep:8.2f} s")
-    print(f"  Python loop of jitted runs        {t_loop:8.2f} s")
-    print(f"  NumPy loop over steps (from {sample} runs) {t_np:8.2f} s")
-    for m in (32, 128, 512, 1024):
-        prob_m, stack_m = setup(m)
-        sim_m = jax.jit(make_simulate(prob_m, stack_m[:1]))
-        p = {"topology": jnp.asarray(0.0), "lr": jnp.asarray(0.1)}
-        sim_m(p, keys[0])
-        print(f"  one ring run at n = {m:5d} nodes:  {timed(lambda: sim_m(p, keys[0])):8.3f} s")  # noqa: B023
-    print(f"sweep.run vs loop of jitted runs: {t_loop / t_sweep:.1f}x")
-    print(f"sweep.run vs NumPy per-step loop: {t_np / t_sweep:.1f}x")
+    best = median["sweep.run, topology static"]
+    print(
+        f"D-SGD, {n} nodes, {STEPS} steps, {points} points (digits logistic regression, float32); "
+        f"median of {repeats}, shared 2-core machine (other jobs running: compare ratios)"
+    )
+    for name, t in median.items():
+        print(f"  {name:40s} {t:8.2f} s   loop / this {median['loop of jitted runs'] / t:5.2f}x")
+    print(f"  {f'NumPy loop over steps ({numpy_runs} of {points} runs)':40s} {t_np:8.2f} s")
+
+    print(f"One {STEPS}-step ring run against the node count (best of {repeats}):")
+    sizes = (32, 128, 256) if args.quick else (32, 128, 512, 1024)
+    for m in sizes:
+        problem_m, _ = setup(m)
+        sparse = ring_run_seconds(problem_m, sparse=True, repeats=repeats)
+        dense = ring_run_seconds(problem_m, sparse=False, repeats=1 if m >= 512 else repeats)
+        print(
+            f"  digits, n = {m:5d}: neighbour lists {sparse:7.3f} s, dense W @ X {dense:7.3f} s "
+            f"(neighbour lists {dense / sparse:5.1f}x faster)"
+        )
+    # digits has 1,347 training images, so the growth to 4,096 nodes runs on quadratics of
+    # the logistic model's size (650 parameters a node) with noisy gradients
+    growth = (32, 512, 4096) if args.quick else (32, 128, 512, 1024, 2048, 4096)
+    seconds = {
+        m: ring_run_seconds(
+            gossip.random_quadratic(0, m, 650, noise=1.0), sparse=True, repeats=repeats
+        )
+        for m in growth
+    }
+    print(
+        "  quadratics (650 parameters a node), neighbour lists: "
+        + ", ".join(f"n = {m}: {t:.3f} s" for m, t in seconds.items())
+    )
+    print(
+        f"  {growth[0]} -> {growth[-1]} nodes ({growth[-1] // growth[0]}x): time x "
+        f"{seconds[growth[-1]] / seconds[growth[0]]:.1f}"
+    )
+
+    m = 256
+    prob_m, _ = setup(m)
+    ring = gossip.named_mixing("ring", m)[None]
+    grid = sweep.Grid(lr=LRS, seed=range(16))
+    ring_sweep = lambda: sweep.run(  # noqa: E731
+        lambda p, k: {"accuracy": final_accuracy(prob_m, ring, p["lr"], k)},
+        grid,
+        key=key,
+        progress=False,
+    )
+    ring_sweep()
+    print(f"  64-point ring sweep at {m} nodes: {timed(ring_sweep):.2f} s")
+
+    print(f"sweep.run vs NumPy per-step loop: {t_np / best:.1f}x")
+    print(f"sweep.run vs loop of jitted runs: {median['loop of jitted runs'] / best:.1f}x")
 
 
 if __name__ == "__main__":

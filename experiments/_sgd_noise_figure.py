@@ -82,15 +82,8 @@ def levels_panel(ax, result: dict, data: str, settings: dict) -> None:
     mean, sem = result["mean"]["dw_rel"], result["sem"]
     colours = plt.cm.viridis(np.linspace(0, 0.9, mean["P"].size))
     for colour, size in zip(colours, mean["P"].values, strict=True):
-        ax.errorbar(
-            mean["T"],
-            mean.sel(P=size),
-            yerr=sem.sel(P=size),
-            fmt="o-",
-            color=colour,
-            capsize=2,
-            label=f"P = {size:g}",
-        )
+        ax.plot(mean["T"], mean.sel(P=size), "o-", color=colour, label=f"P = {size:g}")
+        ax.errorbar(mean["T"], mean.sel(P=size), yerr=sem.sel(P=size), fmt="none", color=colour)
     for (name, level), (tc, _) in result["levels"].items():
         if name != "dw_rel":
             continue
@@ -119,21 +112,14 @@ def t_c_panel(ax, result: dict, data: str) -> None:
         if ok.any():
             below = np.where(np.isfinite(low), noise - low, 0.0)
             above = np.where(np.isfinite(high), high - noise, 0.0)
-            ax.errorbar(
-                sizes[ok],
-                noise[ok],
-                yerr=[below[ok], above[ok]],
-                fmt="s-",
-                color=colour,
-                capsize=2,
-                label=f"noise part = {level:g}",
-            )
+            ax.plot(sizes[ok], noise[ok], "s-", color=colour, label=f"noise part = {level:g}")
+            ax.errorbar(sizes[ok], noise[ok], yerr=[below[ok], above[ok]], fmt="none", color=colour)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
     ax.set_xticks(sizes, [f"{size:g}" for size in sizes], rotation=45)
     ax.set_xlabel("training-set size P")
-    ax.set_ylabel("$T_c$")
+    ax.set_ylabel("critical temperature $T_c$")
     ax.set_title(
         f"{DATA[data]}: $T_c$ where {WEIGHTS} reaches a level\n"
         "(open: total; filled: minus its smallest-T value, +-1 SE)"

@@ -49,6 +49,8 @@ EXPERIMENTS = {
     "dadao": "experiments.dadao",
     "srrw": "experiments.srrw",
     "halpern": "experiments.halpern",
+    "halpern_authors": "experiments.halpern_authors",
+    "halpern_scaling": "experiments.halpern_scaling",
     "ntk": "experiments.ntk",
     "ntk_depth": "experiments.ntk_depth",
     "perceptron": "experiments.perceptron",

@@ -341,3 +341,18 @@ def test_traced_negative_heterogeneity_gives_nan_and_status_invalid():
     bad, good = run(-0.5), run(0.5)
     assert int(bad["status"]) == sweep.Status.INVALID and np.isnan(float(bad["epochs"]))
     assert int(good["status"]) != sweep.Status.INVALID and np.isfinite(float(good["epochs"]))
+
+
+def test_policeman_burglar_takes_the_authors_house_values():
+    # A_ij = w_j (1 - exp(-0.8 |i - j|)) with the authors' w (NumPy seed 1), written as loops.
+    n = 30
+    w = np.abs(np.random.RandomState(1).standard_normal(n))
+    a = np.array([[w[j] * (1 - np.exp(-0.8 * abs(i - j))) for j in range(n)] for i in range(n)])
+    problem = monotone.policeman_burglar(w=w)
+    assert problem.n == n
+    np.testing.assert_allclose(-np.asarray(problem.full[n:, :n]), a, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(np.asarray(problem.full[:n, n:]), a.T, rtol=1e-14, atol=0)
+    with pytest.raises(ValueError, match="w >= 0"):
+        monotone.policeman_burglar(w=-w)
+    with pytest.raises(ValueError, match="key or the house values"):
+        monotone.policeman_burglar()

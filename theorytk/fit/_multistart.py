@@ -7,10 +7,11 @@ compiled solve. The best start is the converged one of least objective.
 A vmapped while loop steps every lane until the slowest start stops, so with many starts of
 very different lengths most of the arithmetic is spent on finished lanes. `solve_starts` with a
 `pool_size` instead keeps a pool of lanes busy: the minimiser's own `init` / `step` /
-`terminate` (the loop of `optimistix.minimise`) run on the pool, and a lane whose start has
-stopped is refilled with the next start, so the work is the sum of the starts' step counts
-rather than their number times the longest. Every start follows the same iterations as in
-`optx.minimise`, so the results do not depend on the pool size.
+`terminate` (the loop of `optimistix.minimise`) run as a `sweep.Loop` in the sweep engine's
+refilled lanes, and a lane whose start has stopped is refilled with the next start, so the
+work is the sum of the starts' step counts rather than their number times the longest.
+Every start follows the same iterations as in `optx.minimise`, so the results do not depend
+on the pool size.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import jax.numpy as jnp
 import optimistix as optx
 from jaxtyping import Array, Bool, Float, PyTree
 
+from ..sweep._lanes import run_in_lanes
+from ..sweep._loop import Loop, LoopResult
+
 HUBER_DELTA = 1e-3
 OBJECTIVES = ("huber_log", "least_squares_log", "least_squares")
 SOLVERS = ("bfgs", "lbfgs", "levenberg_marquardt")
@@ -33,6 +37,8 @@ TOLERANCE = {8: 1e-8, 4: 1e-5}
 # Lanes of the refilled pool (`solve_starts`): on the 4,500-start benchmark, 128 to 512 lanes
 # did the fewest lane-steps per second of CPU (`python benchmarks/scaling_fit.py`).
 POOL_SIZE = 256
+# Steps between refills of the pool: a stopped lane idles at most this many steps.
+SEGMENT = 4
 
 
 def huber(r: Float[Array, " m"], delta: float) -> Float[Array, " m"]:
@@ -177,14 +183,14 @@ def _pooled_minimise(
 ) -> tuple[PyTree, optx.RESULTS, Array]:
     """(theta, result, steps) per start from a pool of `pool` lanes refilled as starts stop.
 
-    Each lane runs the loop of `optx.minimise` (optimistix `_iterate`): `init`, then `step`
-    while not `terminate`, the result successful, the iterate finite and fewer than
-    `max_steps` steps; a start that stops unterminated gets `nonlinear_max_steps_reached`.
-    A stopped lane's start is written out and the lane re-initialised at the next start.
+    Each start is a `sweep.Loop` running the loop of `optx.minimise` (optimistix
+    `_iterate`): `init`, then `step` while not `terminate`, the result successful, the
+    iterate finite and fewer than `max_steps` steps; a start that stops unterminated gets
+    `nonlinear_max_steps_reached`. The sweep engine's refilled lanes run the starts: every
+    `SEGMENT` steps a stopped lane's start is written out and the lane takes the next start.
     Unlike `optx.minimise` it has no implicit-differentiation adjoint: do not differentiate
     through it.
     """
-    k = jax.tree.leaves(starts)[0].shape[0]
     solver = make_solver(solver_name, jax.tree.leaves(starts)[0].dtype)
 
     def fn(theta: PyTree, fn_args: Any) -> tuple[Array, None]:
@@ -200,57 +206,31 @@ def _pooled_minimise(
         finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(y)]))
         return terminate, optx.RESULTS.where(finite, result, optx.RESULTS.nonfinite)
 
-    def init(theta0: PyTree) -> tuple:
+    def init(theta0: PyTree) -> tuple[None, tuple]:
         state = solver.init(fn, theta0, args, {}, f_struct, None, frozenset())
         terminate, result = checked(theta0, state)
-        return theta0, jnp.array(0), eqx.partition(state, eqx.is_array)[0], terminate, result
+        return None, (theta0, eqx.partition(state, eqx.is_array)[0], terminate, result)
 
-    def step(lane: tuple) -> tuple:
-        y, steps, dynamic, _, _ = lane
+    def step(_: None, lane: tuple, n: Array) -> tuple:
+        y, dynamic, _, _ = lane
         state = eqx.combine(dynamic, static_state)
         new_y, new_state, _ = solver.step(fn, y, args, {}, state, frozenset())
         terminate, result = checked(y, new_state)
-        return new_y, steps + 1, eqx.partition(new_state, eqx.is_array)[0], terminate, result
+        return new_y, eqx.partition(new_state, eqx.is_array)[0], terminate, result
 
-    def running(lane: tuple) -> Bool[Array, " pool"]:
-        _, steps, _, terminate, result = lane
-        return ~terminate & (result == optx.RESULTS.successful) & (steps < max_steps)
+    def stopped(_: None, lane: tuple) -> Bool[Array, ""]:
+        _, _, terminate, result = lane
+        return terminate | (result != optx.RESULTS.successful)
 
-    def finish(lane: tuple) -> tuple:
-        y, steps, _, terminate, result = lane
+    def finish(_: None, end: LoopResult) -> dict[str, Any]:
+        y, _, terminate, result = end.state
         stalled = (result == optx.RESULTS.successful) & ~terminate
         result = optx.RESULTS.where(stalled, optx.RESULTS.nonlinear_max_steps_reached, result)
-        return y, result, steps
+        return {"theta": y, "result": result, "steps": end.steps}
 
-    def select(mask: Array, new: PyTree, old: PyTree) -> PyTree:
-        def pick(a: Array, b: Array) -> Array:
-            return jnp.where(mask.reshape(mask.shape + (1,) * (a.ndim - 1)), a, b)
-
-        return jax.tree.map(pick, new, old)
-
-    def take(index: Array) -> PyTree:
-        return jax.tree.map(lambda leaf: leaf[jnp.minimum(index, k - 1)], starts)
-
-    def body(carry: tuple) -> tuple:
-        lane, index, following, out = carry
-        lane = select(running(lane), jax.vmap(step)(lane), lane)
-        done = (index < k) & ~running(lane)
-        target = jnp.where(done, index, k)  # k: out of bounds, dropped
-        out = jax.tree.map(
-            lambda o, v: o.at[target].set(v, mode="drop"), out, jax.vmap(finish)(lane)
-        )
-        candidate = following + jnp.cumsum(done) - 1
-        index = jnp.where(done, jnp.minimum(candidate, k), index)
-        lane = select(done, jax.vmap(init)(take(index)), lane)
-        return lane, index, following + jnp.sum(done), out
-
-    index = jnp.arange(pool)
-    lane = jax.vmap(init)(take(index))
-    template = jax.eval_shape(jax.vmap(finish), lane)
-    out = jax.tree.map(lambda s: jnp.zeros((k,) + s.shape[1:], s.dtype), template)
-    carry = (lane, index, jnp.asarray(pool), out)
-    _, _, _, out = jax.lax.while_loop(lambda c: jnp.any(c[1] < k), body, carry)
-    return out
+    loop = Loop(init, step, stopped, finish, budget=max_steps, segment=SEGMENT)
+    out = run_in_lanes(loop, (starts,), pool)
+    return out["theta"], out["result"], out["steps"]
 
 
 def solve_resamples(

@@ -374,8 +374,8 @@ def bootstrap_ci(
     y = jnp.asarray(y, dtype)
     s = jnp.ones_like(y) if sigma is None else jnp.asarray(sigma, dtype)
     log = fit.space == "log"
-    if log:
-        s = s / y
+    if log and sigma is not None:
+        s = s / y  # the error of log y
     fitted = jnp.log(fit(x)) if log else fit(x)
     m = y.shape[0]
     e = ((jnp.log(y) if log else y) - fitted) / s

@@ -16,21 +16,37 @@ from ._constraints import SimplexProduct
 from ._problems import LinearProblem, PairSplitProblem, check_size, game_matrix, spectral_norm
 
 
-def policeman_burglar(key: Array, n: int = 500, theta: float = 0.8) -> PairSplitProblem:
+def policeman_burglar(
+    key: Array | None = None, n: int = 500, theta: float = 0.8, *, w: ArrayLike | None = None
+) -> PairSplitProblem:
     """The policeman-and-burglar matrix game of the authors' code (Nemirovski 2013).
 
     A_ij = w_j (1 - exp(-theta |i - j|)), w_j = |N(0, 1)|; min_x max_y y^T A x over two
     simplices of size n; F(x, y) = (A^T y, -A x), components F_i = n (y_i A[i, :], -x_i A[:, i]).
-    (The authors draw w with NumPy's seed 1; this draws it from `key`.)
+    w is drawn from `key`, or given. The authors' instance (their NumPy seed 1, n = 500):
+
+        w = np.abs(np.random.RandomState(1).standard_normal(500))
+        problem = monotone.policeman_burglar(w=w)
 
     Args:
-        key: PRNG key for w.
-        n: number of houses (= components), static.
+        key: PRNG key for w (ignored when `w` is given).
+        n: number of houses (= components), static; with `w`, n = len(w).
         theta: distance decay of the catch probability, > 0.
+        w: the house values, shape (n,), finite and >= 0 (default: |N(0, 1)| from `key`).
     """
-    check_size("n", n)
     check_scalar("theta", theta, "> 0", lambda t: t > 0)
-    w = jnp.abs(jax.random.normal(key, (n,)))
+    if w is None:
+        if key is None:
+            raise ValueError("policeman_burglar needs a key or the house values w")
+        check_size("n", n)
+        w = jnp.abs(jax.random.normal(key, (n,)))
+    else:
+        w = jnp.asarray(w, float)
+        if w.ndim != 1 or w.shape[0] < 1:
+            raise ValueError(f"policeman_burglar needs w of shape (n,), got shape {w.shape}")
+        if is_concrete(w) and not np.all(np.isfinite(np.asarray(w)) & (np.asarray(w) >= 0)):
+            raise ValueError("policeman_burglar needs finite house values w >= 0")
+        n = w.shape[0]
     i = jnp.arange(n)
     a = w[None, :] * (1.0 - jnp.exp(-theta * jnp.abs(i[:, None] - i[None, :])))
     return matrix_game(a)
