@@ -373,7 +373,7 @@ def listing() -> str:
         spec = find_spec(name)
         lines.append(f"{name:12s} {spec.summary}")
         axes = "; ".join(f"{axis}={_axis_text(v)}" for axis, v in spec.axes(False).items())
-        lines.append(f"{'':12s}   --grid {axes}")
+        lines.append(f"{'':12s}   --grid {axes}" if axes else f"{'':12s}   (no grid axes)")
         settings = spec.settings(False)
         if settings:
             lines.append(
