@@ -18,8 +18,8 @@ STEPS iterations of ATC D-SGD, float32.
 The sweeps and the loop are timed `--repeats` times each, interleaved, after a warm-up
 compile; the median is printed. Then one 200-step ring run as the node count grows, mixing
 by neighbour lists (the default for a sparse W) and by the dense W @ X, and a 64-point ring
-sweep (4 steps x 16 seeds) at 256 nodes. The last line is the ratio of the loop of jitted
-runs to sweep.run (target >= 2x).
+sweep (4 steps x 16 seeds) at 256 nodes in chunks of 8 and of 64 points against its loop.
+The last line is the ratio of the loop of jitted runs to sweep.run (target >= 2x).
 
     python benchmarks/gossip_sweep.py [--quick]
 """
@@ -159,10 +159,14 @@ def main() -> None:
     for name in results:  # same keys and arithmetic up to float32 rounding
         np.testing.assert_allclose(results[name], results["loop of jitted runs"], atol=0.02)
     seconds = {name: [] for name in runs}
+    cpu_seconds = {name: [] for name in runs}
     for _ in range(repeats):
         for name, fn in runs.items():
+            cpu = time.process_time()
             seconds[name].append(timed(fn))
+            cpu_seconds[name].append(time.process_time() - cpu)
     median = {name: float(np.median(s)) for name, s in seconds.items()}
+    cpu_median = {name: float(np.median(s)) for name, s in cpu_seconds.items()}
 
     rng = np.random.default_rng(0)
     t_np = timed(
@@ -177,8 +181,12 @@ def main() -> None:
         f"D-SGD, {n} nodes, {STEPS} steps, {points} points (digits logistic regression, float32); "
         f"median of {repeats}, shared 2-core machine (other jobs running: compare ratios)"
     )
+    loop_cpu = cpu_median["loop of jitted runs"]
     for name, t in median.items():
-        print(f"  {name:40s} {t:8.2f} s   loop / this {median['loop of jitted runs'] / t:5.2f}x")
+        print(
+            f"  {name:40s} {t:8.2f} s   loop / this {median['loop of jitted runs'] / t:5.2f}x   "
+            f"CPU {cpu_median[name]:6.2f} s, loop / this {loop_cpu / cpu_median[name]:5.2f}x"
+        )
     print(f"  {f'NumPy loop over steps ({numpy_runs} of {points} runs)':40s} {t_np:8.2f} s")
 
     print(f"One {STEPS}-step ring run against the node count (best of {repeats}):")
@@ -213,16 +221,33 @@ def main() -> None:
     prob_m, _ = setup(m)
     ring = gossip.named_mixing("ring", m)[None]
     grid = sweep.Grid(lr=LRS, seed=range(16))
-    ring_sweep = lambda: sweep.run(  # noqa: E731
+    ring_sweep = lambda chunk: sweep.run(  # noqa: E731
         lambda p, k: {"accuracy": final_accuracy(prob_m, ring, p["lr"], k)},
         grid,
         key=key,
+        chunk_size=chunk,
         progress=False,
     )
-    ring_sweep()
-    print(f"  64-point ring sweep at {m} nodes: {timed(ring_sweep):.2f} s")
+    one_m = jax.jit(lambda lr, k: final_accuracy(prob_m, ring, lr, k))
+    ring_loop = lambda: [  # noqa: E731
+        one_m(jnp.float32(lr), jax.random.fold_in(key, i))
+        for i, lr in enumerate(np.repeat(LRS, 16))
+    ]
+    ring_loop()
+    t_ring_loop = timed(ring_loop)
+    for chunk in (8,) if args.quick else (8, 64):
+        ring_sweep(chunk)
+        t = timed(lambda: ring_sweep(chunk))  # noqa: B023
+        print(
+            f"  64-point ring sweep at {m} nodes, chunks of {chunk:2d}: {t:6.2f} s "
+            f"(loop of jitted runs {t_ring_loop:.2f} s, {t_ring_loop / t:.2f}x)"
+        )
 
     print(f"sweep.run vs NumPy per-step loop: {t_np / best:.1f}x")
+    print(
+        "sweep.run vs loop of jitted runs, CPU time: "
+        f"{loop_cpu / cpu_median['sweep.run, topology static']:.2f}x"
+    )
     print(f"sweep.run vs loop of jitted runs: {median['loop of jitted runs'] / best:.1f}x")
 
 

@@ -42,15 +42,16 @@ _, d_dsgd = gossip.run(
 _, d_gt = gossip.run(
     gossip.gradient_tracking(problem, stack, 0.03), x0, key, steps=steps, metrics=dist
 )
+spread = jax.random.normal(jax.random.key(4), x0.shape)  # nodes that disagree
 _, avg = gossip.run(
     gossip.gossip_averaging(stack),
-    x0,
+    spread,
     key,
     steps=steps,
     metrics=lambda s: {"consensus": gossip.consensus_error(s.x)},
 )
 t = np.arange(1, steps + 1)
-bound = float(gossip.consensus_error(x0)) * rho ** (2 * t)
+bound = float(gossip.consensus_error(spread)) * rho ** (2 * t)
 
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 ax.semilogy(t, d_dsgd["dist"], label="D-SGD: mean ||x_i - x*||^2")
@@ -93,7 +94,8 @@ print(
 )
 
 # %%
-within = bool(np.all(np.asarray(avg["consensus"]) <= bound * (1 + 1e-9)))
+above_rounding = bound > 1e-25  # where float64 can still resolve the disagreement
+within = bool(np.all((np.asarray(avg["consensus"]) <= bound * (1 + 1e-9))[above_rounding]))
 last, gt_last = float(d_dsgd["dist"][-1]), float(d_gt["dist"][-1])
 plateau = abs(float(d_dsgd["dist"][-steps // 10]) / last - 1)
 print(

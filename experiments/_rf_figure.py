@@ -22,6 +22,9 @@ def figure(
     path: Any,
 ) -> None:
     """The six panels described in the module docstring."""
+    theory, mean = theory.copy(), mean.copy()
+    for ds in (theory, mean):
+        ds["test_mse"].attrs["long_name"] = "test MSE"
     fig = Figure(figsize=(18, 10.5), layout="constrained")
     axes = fig.subplots(2, 3)
     lines = phase_lines(theory, more.sel(best_n=config.n), config.n)

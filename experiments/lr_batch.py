@@ -141,14 +141,12 @@ def _figure(mean: xr.Dataset, B: np.ndarray, lr_opt: np.ndarray, law, gamma, opt
     b_line = np.geomspace(B.min(), B.max(), 50)
     temperatures = np.geomspace(lr.min() / B.min(), lr.max() / B.max(), 4)
     lines = [
-        (b_line, t * b_line, f"T = lr/B = {t:.2g}", {"color": "white", "lw": 0.8})
+        (b_line, t * b_line, f"T = {t:.2g}", {"color": "white", "lw": 0.8})
         for t in temperatures[1:-1]
     ]
     lines.append((B, lr_opt, "measured optimal lr", {"marker": "o", "ls": "none", "color": "red"}))
     fitted = float(law.a) * b_line ** (-float(law.b))
-    lines.append(
-        (b_line, fitted, f"fit optimal lr ~ B^{gamma[0]:.2f} [{gamma[1]:.2f}, {gamma[2]:.2f}]")
-    )
+    lines.append((b_line, fitted, f"fit ~ B^{gamma[0]:.2f} [{gamma[1]:.2f}, {gamma[2]:.2f}]"))
     mean = mean.copy()
     mean["train_loss"].attrs["long_name"] = "final training loss (seed mean)"
     mean["B"].attrs["long_name"] = "batch size B"
@@ -160,7 +158,7 @@ def _figure(mean: xr.Dataset, B: np.ndarray, lr_opt: np.ndarray, law, gamma, opt
         y="lr",
         log_color=True,
         lines=lines,
-        title=f"final training loss, MLP width {WIDTH} on digits, SGD",
+        title=f"SGD on digits, MLP width {WIDTH}; white lines: T = lr/B",
         path=options.out / f"{NAME}.png",
     )
 

@@ -70,6 +70,9 @@ def _legend_problems(legend: Legend, axes: list[Axes]) -> list[str]:
         artists = [a for ax in axes for a in _data_artists(ax)]
         if any(a.get_label() == label and _shows_data(a) for a in artists):
             continue
+        containers = [c for ax in axes for c in ax.containers if c.get_label() == label]
+        if any(_shows_data(a) for c in containers for a in c.get_children()):
+            continue  # error bars, bar charts: the label is on the container
         if not any(_shows_data(a) and _same_style(handle, a) for a in artists):
             problems.append(f"legend entry {label!r} stands for nothing drawn in its axes")
     return problems

@@ -52,6 +52,7 @@ def main() -> None:
         else:
             os.environ["THEORYTK_EXAMPLES_SMALL"] = "1"
             os.environ["THEORYTK_EXAMPLES_OUT"] = args.out
+            sys.argv = [args.example]
             runpy.run_path(args.example, run_name="__main__")
     finally:
         Path(args.report).write_text(json.dumps(report, indent=1))

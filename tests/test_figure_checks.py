@@ -37,6 +37,15 @@ def test_a_proxy_entry_matching_a_drawn_line_is_fine():
     assert figure_problems(fig) == []
 
 
+def test_error_bars_and_bars_count_as_drawn():
+    fig, ax = clean()
+    ax.errorbar([2, 4], [0.5, 0.3], yerr=[0.1, 0.1], fmt="s", label="with error bars")
+    ax.bar([6, 8], [0.2, 0.4], label="bars")
+    ax.legend()
+    fig.tight_layout()
+    assert figure_problems(fig) == []
+
+
 def test_legend_entry_without_any_drawn_line_is_found():
     fig, ax = clean()
     ax.plot([], [], "r-.", label="theory line never drawn")

@@ -33,6 +33,32 @@ def test_graph_rates_of_the_complete_graph_match_the_closed_form():
     np.testing.assert_allclose(rates.comm_rate, np.sqrt(2) * edges / N, rtol=1e-12)
 
 
+def _ring_rates(n: int) -> tuple[float, float]:
+    """chi_1, chi_2 of the n-cycle in closed form (the Laplacian normalised by |E| = n).
+
+    The cycle's Laplacian has eigenvalues 2 - 2 cos(2 pi k / n), so lambda_2 of L / n is
+    (2 - 2 cos(2 pi / n)) / n; an edge of the cycle has effective resistance (n - 1) / n
+    (1 in parallel with n - 1), which L / n scales by n: chi_2 = (n - 1) / 2.
+    """
+    return n / (2 - 2 * np.cos(2 * np.pi / n)), (n - 1) / 2
+
+
+def _path_rates(n: int) -> tuple[float, float]:
+    """chi_1, chi_2 of the path on n nodes: lambda_2(L) = 2 - 2 cos(pi / n), |E| = n - 1, and
+    every edge of a tree has effective resistance 1."""
+    return (n - 1) / (2 - 2 * np.cos(np.pi / n)), (n - 1) / 2
+
+
+@pytest.mark.parametrize("n", [5, 8, 13])
+def test_graph_rates_of_the_ring_and_the_path_match_their_closed_forms(n):
+    path = np.zeros((n, n), bool)
+    path[np.arange(n - 1), np.arange(1, n)] = path[np.arange(1, n), np.arange(n - 1)] = True
+    for adj, (chi_1, chi_2) in ((gossip.ring(n), _ring_rates(n)), (path, _path_rates(n))):
+        rates = gossip.graph_rates(adj)
+        np.testing.assert_allclose([rates.chi_1, rates.chi_2], [chi_1, chi_2], rtol=1e-10)
+        np.testing.assert_allclose(rates.comm_rate, np.sqrt(2 * chi_1 * chi_2), rtol=1e-10)
+
+
 def test_flow_is_the_exact_solution_of_the_linear_ode():
     config, _, adj = _setup()
     c = gossip.dadao_constants(gossip.graph_rates(adj), N, config.mu, config.smoothness)
@@ -129,14 +155,19 @@ def test_event_counts_per_unit_time_match_n_and_sqrt_2_chi1_chi2():
     simulate = jax.jit(
         jax.vmap(lambda params, key: gossip.dadao_simulate(params, key, config=config), (None, 0))
     )
+    # The rates from the ring's closed form (not from `graph_rates`, which the simulation uses):
+    # one gradient clock per node, and lambda = comm_scale sqrt(2 chi_1 chi_2) = 9.78 comm_scale.
+    chi_1, chi_2 = _ring_rates(N)
     for scale in (1.0, 3.0):
         params = {"horizon": horizon, "comm_scale": scale}
         out = simulate(params, jax.random.split(jax.random.key(4), runs))
+        rates = {"grad_rate": float(N), "comm_rate": scale * np.sqrt(2 * chi_1 * chi_2)}
         theory = gossip.dadao_theory(params, config=config)
         assert (np.asarray(out["status"]) == sweep.Status.OK).all()
         for name in ("grad_rate", "comm_rate"):
+            np.testing.assert_allclose(float(theory[name]), rates[name], rtol=1e-10)
             counts = np.asarray(out[name]) * horizon  # Poisson(rate * T) per run
-            expected = float(theory[name]) * horizon
+            expected = rates[name] * horizon
             # Mean of 400 Poisson counts: standard error sqrt(rate T / 400); 4 SE.
             assert abs(counts.mean() - expected) < 4 * np.sqrt(expected / runs), (name, scale)
             # Poisson: variance = mean; the sample variance has SE ~ mean sqrt(2/400).
