@@ -176,6 +176,8 @@ QUICK_SECONDS = {
     "dadao": (75, 28),
     "srrw": (61, 17),
     "halpern": (84, 16),
+    "halpern_authors": (176, 79),
+    "halpern_scaling": (324, 91),
     "ntk": (300, 62),
     "ntk_depth": (170, 20),
     "perceptron": (198, 37),
