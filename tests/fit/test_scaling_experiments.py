@@ -5,21 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-
-from experiments import phase_diagram
-
-
-def run_quick(name, monkeypatch, tmp_path) -> xr.Dataset:
-    # Until the lead registers them, add the experiments to the CLI's table for this test only.
-    monkeypatch.setitem(phase_diagram.EXPERIMENTS, name, f"experiments.{name}")
-    assert phase_diagram.main([name, "--quick", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / f"{name}.png").stat().st_size > 0
-    return xr.load_dataset(tmp_path / f"{name}.nc")
+from quick_runs import run_quick
 
 
 @pytest.mark.slow
-def test_scaling_experiment_finds_loss_falling_with_both_parameters_and_data(monkeypatch, tmp_path):
-    ds = run_quick("scaling", monkeypatch, tmp_path)
+def test_scaling_experiment_finds_loss_falling_with_both_parameters_and_data(tmp_path):
+    ds = run_quick("scaling", tmp_path)
     # Data exponent: measured beta = 0.279 [95% bootstrap 0.211, 0.514]; the bootstrap sd over
     # resampled cells is ~0.077 (interval width / 3.92), so (0.1, 0.55) is ~2.3 sd below and
     # 3.5 sd above the estimate (the interval is skewed up): loss falls with data, more slowly
@@ -46,8 +37,8 @@ def test_scaling_experiment_finds_loss_falling_with_both_parameters_and_data(mon
 
 
 @pytest.mark.slow
-def test_lr_batch_experiment_finds_optimal_lr_growing_sublinearly_with_batch(monkeypatch, tmp_path):
-    ds = run_quick("lr_batch", monkeypatch, tmp_path)
+def test_lr_batch_experiment_finds_optimal_lr_growing_sublinearly_with_batch(tmp_path):
+    ds = run_quick("lr_batch", tmp_path)
     low, high = ds.attrs["gamma_ci95"]
     # lr_opt grows with B and sublinearly: the linear scaling rule (constant T = lr/B,
     # gamma = 1) is the noise-dominated limit, and larger batches leave it for gamma < 1

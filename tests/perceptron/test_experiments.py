@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
+from quick_runs import run_quick
 
-from experiments import phase_diagram
 from theorytk import fit, perceptron, sweep
 
 
-def run_quick(name: str, out, monkeypatch, *extra: str) -> xr.Dataset:
-    monkeypatch.setitem(phase_diagram.EXPERIMENTS, name, f"experiments.{name}")
-    argv = [name, "--quick", "--no-progress", "--out", str(out), *extra]
-    assert phase_diagram.main(argv) == 0
-    return xr.open_dataset(out / f"{name}.nc").load()
-
-
 @pytest.mark.slow  # ~1 min quiet: three compilations of the network per data set
-def test_sgd_noise_quick_t_c_falls_with_p_as_p_to_the_minus_one_half(tmp_path, monkeypatch):
+def test_sgd_noise_quick_t_c_falls_with_p_as_p_to_the_minus_one_half(tmp_path):
     # The paper's central claim (Sclocchi, Geiger & Wyart 2023): in the lazy regime the
     # temperature at which ||w - w0|| / ||w0|| reaches a fixed level falls with P, T_c ~ P^-a.
     # Quick run (chi-data, P = 128, 256, 512, 2 seeds, T = 1e-4, 1e-3, 1e-2):
@@ -34,7 +26,7 @@ def test_sgd_noise_quick_t_c_falls_with_p_as_p_to_the_minus_one_half(tmp_path, m
     #   [95% bootstrap 0.406, 0.544] and 0.51 [0.49, 0.53]. The bootstrap sd over seeds is
     #   ~0.035 (half-width 0.069 / 1.96), so |a - 0.5| < 0.12 is a ~3.4 sd band: a = 0 (no
     #   P dependence) or a = 1 fails it.
-    ds = run_quick("sgd_noise", tmp_path, monkeypatch, "--set", "data=chi")
+    ds = run_quick("sgd_noise", tmp_path, "--set", "data=chi")
     levels = [v for v in ds.data_vars if v.startswith("chi_T_c_dw_noise_") and v[-1].isdigit()]
     assert len(levels) == 3, levels
     defined = 0
@@ -50,7 +42,7 @@ def test_sgd_noise_quick_t_c_falls_with_p_as_p_to_the_minus_one_half(tmp_path, m
 
 
 @pytest.mark.slow  # ~1 min quiet
-def test_perceptron_quick_exponents_contain_the_predictions(tmp_path, monkeypatch):
+def test_perceptron_quick_exponents_contain_the_predictions(tmp_path):
     # Quick run (B = 2, P = 64, 128, 256, 2 seeds, alpha T up to 1e4). Gradient descent:
     # alpha dw_1^GD ~ P^(1/(1+chi)); the 95% interval of the fitted exponent (weights
     # 1/SEM^2, 2 seeds) must contain the prediction for chi = 1 and 3 (chi = 0 converges to
@@ -58,7 +50,7 @@ def test_perceptron_quick_exponents_contain_the_predictions(tmp_path, monkeypatc
     # Noise-dominated regime: ||dw_perp|| = c T sqrt(d) with c of order one and flat in P:
     # c in (0.1, 1) (the perceptron-algorithm limit gives c = O(1); 0.19-0.51 measured at
     # B = 2) and the seed-mean c varies by less than a factor 2 over the fourfold range of P.
-    ds = run_quick("perceptron", tmp_path, monkeypatch)
+    ds = run_quick("perceptron", tmp_path)
     sizes = ds["P"].values
     for chi in (1.0, 3.0):
         gd = ds["gd_dw1"].sel(chi=chi)
