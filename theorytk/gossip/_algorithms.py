@@ -19,7 +19,7 @@ import optax
 from jaxtyping import Array
 
 from .._validation import INT32_MAX, check_integer, check_scalar, is_concrete
-from ._mixing import Neighbours, check_mixing, gossip, is_sparse, neighbours
+from ._mixing import Neighbours, check_mixing, gossip, is_sparse, neighbour_lists
 from ._problems import Problem
 from ._variance import variance_corrected_gossip
 
@@ -107,7 +107,7 @@ def as_mixer(mixing: Array | Mixer, n_nodes: int | None = None) -> Mixer:
         check_stack(mixing, n_nodes)
         if is_concrete(mixing) and is_sparse(mixing):
             dtype = jax.dtypes.canonicalize_dtype(np.asarray(mixing).dtype)
-            mixing = neighbours(mixing, dtype=dtype, atol=_stack_atol(mixing))
+            mixing = neighbour_lists(np.asarray(mixing), dtype=dtype)
     return lambda tree, t: gossip(mixing, tree, t)
 
 
