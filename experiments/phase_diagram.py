@@ -371,15 +371,17 @@ def checkpoints(out: Path, name: str) -> list[Path]:
 def listing() -> str:
     """Each experiment's summary, its grid axes (default values) and its settings."""
     lines = []
+    width = max(map(len, EXPERIMENTS))
+    pad = " " * (width + 3)
     for name in EXPERIMENTS:
         spec = find_spec(name)
-        lines.append(f"{name:12s} {spec.summary}")
+        lines.append(f"{name:{width}s} {spec.summary}")
         axes = "; ".join(f"{axis}={_axis_text(v)}" for axis, v in spec.axes(False).items())
-        lines.append(f"{'':12s}   --grid {axes}" if axes else f"{'':12s}   (no grid axes)")
+        lines.append(f"{pad}--grid {axes}" if axes else f"{pad}(no grid axes)")
         settings = spec.settings(False)
         if settings:
             lines.append(
-                f"{'':12s}   --set {' '.join(f'{k}={_example(v)}' for k, v in settings.items())}"
+                f"{pad}--set {' '.join(f'{k}={_example(v)}' for k, v in settings.items())}"
             )
     return "\n".join(lines)
 
