@@ -192,6 +192,53 @@ HALPERN = Spec(
     cost=halpern_cost,
 )
 
+HALPERN_AUTHORS = Spec(
+    name="halpern_authors",
+    summary="the authors' two figures (policeman-and-burglar game, quadratic) at their steps",
+    axes=lambda quick: {},
+    default_seeds=lambda quick: 1,
+    settings=lambda quick: (
+        {"game_epochs": 600.0, "quadratic_epochs": 1000.0}
+        if quick
+        else {"game_epochs": 5000.0, "quadratic_epochs": 2000.0}
+    ),
+    check=lambda run: check_settings(run.settings, positive=("game_epochs", "quadratic_epochs")),
+    # epochs of n = 500 (game) and n = 200 (quadratic) components, five methods
+    cost=lambda run: Cost(
+        5 * (500 * run.settings["game_epochs"] + 200 * run.settings["quadratic_epochs"]), 0.0
+    ),
+)
+
+
+def halpern_scaling_check(run: Run) -> None:
+    sizes = integer_axis(run.axes, "n", 2)
+    if sizes.size < 3:
+        raise UsageError(f"--grid n: needs at least 3 values for a slope, got {sizes.tolist()}")
+    if run.seeds < 2:
+        raise UsageError(f"--seeds: needs at least 2 for the bands, got {run.seeds}")
+
+
+def halpern_scaling_cost(run: Run) -> Cost:
+    budget = 4000.0 if run.quick else 20000.0  # epochs
+    d2 = HALPERN_DIMENSION**2
+    n = run.axes["n"]
+    return Cost(
+        run.seeds * n.sum() * budget * d2,
+        lanes(run, run.seeds) * n.max() * d2 * FLOAT * SCRATCH,
+    )
+
+
+HALPERN_SCALING = Spec(
+    name="halpern_scaling",
+    summary="epochs to eps against n: VR-Halpern's n^(-1/2) against flat deterministic methods",
+    axes=lambda quick: {
+        "n": np.array([16.0, 64.0, 256.0, 1024.0]) if quick else 2.0 ** np.arange(4, 13)
+    },
+    default_seeds=lambda quick: 5 if quick else 8,
+    check=halpern_scaling_check,
+    cost=halpern_scaling_cost,
+)
+
 # --------------------------------------------------------------------------------- ntk
 
 
@@ -604,6 +651,8 @@ SPECS = {
         DADAO,
         SRRW,
         HALPERN,
+        HALPERN_AUTHORS,
+        HALPERN_SCALING,
         NTK,
         NTK_DEPTH,
         PERCEPTRON,

@@ -28,7 +28,8 @@ import xarray as xr
 from jaxtyping import Array
 from matplotlib.figure import Figure
 
-from experiments._experiment import Experiment, Options, save_both
+from experiments._experiment import Options, experiment, save_both
+from experiments._specs import HALPERN_AUTHORS as SPEC
 from theorytk import monotone
 
 NAME = "halpern_authors"
@@ -44,16 +45,6 @@ LABELS = {
 # The authors' epochs to residual 1e-2 on (a), read from their runs (Algorithm 2's count
 # leaves out one full evaluation per outer iteration); EG and EAG plateau above 1e-2.
 AUTHORS_EPOCHS = {"vr_extragradient": 1440.0, "vr_halpern": 2134.0, "inexact_vr_halpern": 1981.0}
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    return {}
-
-
-def settings(quick: bool) -> dict[str, Any]:
-    if quick:
-        return {"game_epochs": 600.0, "quadratic_epochs": 1000.0}
-    return {"game_epochs": 5000.0, "quadratic_epochs": 2000.0}
 
 
 def authors_game() -> monotone.PairSplitProblem:
@@ -236,11 +227,4 @@ def summary(ds: xr.Dataset, paths: list) -> str:
     )
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="the authors' two figures (policeman-and-burglar game, quadratic) at their steps",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 1,
-    settings=settings,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -33,11 +33,13 @@ from jaxtyping import Array
 from matplotlib.figure import Figure
 from scipy import stats
 
-from experiments._experiment import Experiment, Options, UsageError, integer_axis, save_both
+from experiments._experiment import Options, experiment, integer_axis, save_both
+from experiments._specs import HALPERN_DIMENSION as DIMENSION
+from experiments._specs import HALPERN_SCALING as SPEC
 from theorytk import monotone, sweep
 
 NAME = "halpern_scaling"
-DIMENSION, CONDITION, HETEROGENEITY = 10, 1e4, 0.5
+CONDITION, HETEROGENEITY = 1e4, 0.5
 EPS = (1e-2, 1e-3)
 DETERMINISTIC = ("halpern", "extragradient", "eag_c", "eag_v")
 VARIANCE_REDUCED = {
@@ -56,12 +58,6 @@ LABELS = {
 THEORY_BAND = 0.1
 """Half-width of Algorithm 1's slope band around `theory_slope` of its prediction: twice the
 95% half-width (0.05) of its fitted slope at --quick (4 n x 5 seeds, common random numbers)."""
-
-
-def default_axes(quick: bool) -> dict[str, np.ndarray]:
-    if quick:
-        return {"n": np.array([16.0, 64.0, 256.0, 1024.0])}
-    return {"n": 2.0 ** np.arange(4, 13)}
 
 
 def budget(quick: bool) -> float:
@@ -359,10 +355,6 @@ def figure(ds: xr.Dataset, path) -> Figure:
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     ns = integer_axis(axes, "n", least=2)
-    if ns.size < 3:
-        raise UsageError(f"--grid n: needs at least 3 values for a slope, got {ns.tolist()}")
-    if options.seeds < 2:
-        raise UsageError(f"--seeds: needs at least 2 for the bands, got {options.seeds}")
     with jax.enable_x64(True):
         ds = analyse(simulate(np.sort(ns), options.seeds, options.quick))
     paths = save_both(ds, options.out, NAME)
@@ -395,10 +387,4 @@ def summary(ds: xr.Dataset, paths: list) -> str:
     return "\n".join(lines)
 
 
-EXPERIMENT = Experiment(
-    name=NAME,
-    summary="epochs to eps against n: VR-Halpern's n^(-1/2) against flat deterministic methods",
-    axes=default_axes,
-    run=run,
-    default_seeds=lambda quick: 5 if quick else 8,
-)
+EXPERIMENT = experiment(SPEC, run)

@@ -163,8 +163,38 @@ def load_experiment(name: str) -> Any:
     return importlib.import_module(EXPERIMENTS[name]).EXPERIMENT
 
 
-# --quick wall times measured on 2 CPU cores shared with other jobs (see --help)
-QUICK_TIMES = "10-80 s per experiment on 2 CPU cores"
+# Each experiment's --quick run on this machine (2 CPU cores) while other jobs kept the load
+# average at 20-27: (wall seconds, CPU seconds = user + system), from
+#   /usr/bin/time -f "%e %U+%S" python -m experiments.phase_diagram NAME --quick --out DIR
+QUICK_SECONDS = {
+    "ridge": (34, 8),
+    "krr_digits": (185, 39),
+    "lr_batch": (40, 10),
+    "gossip": (74, 13),
+    "dfedsam": (90, 21),
+    "vanishing_variance": (157, 45),
+    "dadao": (75, 28),
+    "srrw": (61, 17),
+    "halpern": (84, 16),
+    "halpern_authors": (176, 79),
+    "halpern_scaling": (324, 91),
+    "ntk": (300, 62),
+    "ntk_depth": (170, 20),
+    "perceptron": (198, 37),
+    "rf": (166, 38),
+    "scaling": (256, 42),
+    "sgd_noise": (328, 80),
+}
+
+
+def quick_times() -> str:
+    """The measured --quick times, for --help."""
+    parts = [f"{name} {wall} s ({cpu} s CPU)" for name, (wall, cpu) in QUICK_SECONDS.items()]
+    return (
+        "--quick wall times measured on 2 CPU cores under a load average of 20-27 from other "
+        "jobs (an idle 2-core machine should need between half the CPU time and about the CPU "
+        f"time): {', '.join(parts)}."
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -178,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="python -m experiments.phase_diagram",
         description="Sweep a model's theory and simulation over a grid and draw the phase diagram.",
+        epilog=quick_times(),
     )
     parser.add_argument("name", nargs="?", default=DEFAULT, help=f"experiment (default {DEFAULT})")
     parser.add_argument(
@@ -190,7 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true", help="continue an interrupted run from --out"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace results already in --out")
-    parser.add_argument("--quick", action="store_true", help=f"a small grid ({QUICK_TIMES})")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small grid (measured times below)",
+    )
     parser.add_argument(
         "--allow-large",
         action="store_true",
@@ -336,15 +371,17 @@ def checkpoints(out: Path, name: str) -> list[Path]:
 def listing() -> str:
     """Each experiment's summary, its grid axes (default values) and its settings."""
     lines = []
+    width = max(map(len, EXPERIMENTS))
+    pad = " " * (width + 3)
     for name in EXPERIMENTS:
         spec = find_spec(name)
-        lines.append(f"{name:12s} {spec.summary}")
+        lines.append(f"{name:{width}s} {spec.summary}")
         axes = "; ".join(f"{axis}={_axis_text(v)}" for axis, v in spec.axes(False).items())
-        lines.append(f"{'':12s}   --grid {axes}")
+        lines.append(f"{pad}--grid {axes}" if axes else f"{pad}(no grid axes)")
         settings = spec.settings(False)
         if settings:
             lines.append(
-                f"{'':12s}   --set {' '.join(f'{k}={_example(v)}' for k, v in settings.items())}"
+                f"{pad}--set {' '.join(f'{k}={_example(v)}' for k, v in settings.items())}"
             )
     return "\n".join(lines)
 

@@ -485,3 +485,13 @@ def test_an_option_argparse_rejects_is_one_line_with_exit_2(argv, capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("phase_diagram: error: ") and "\n" not in err
+
+
+def test_help_states_a_measured_quick_time_for_every_experiment(capsys):
+    with pytest.raises(SystemExit):
+        phase_diagram.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "load average" in text
+    for name in phase_diagram.EXPERIMENTS:
+        wall, _ = phase_diagram.QUICK_SECONDS[name]
+        assert f"{name} {wall} s" in text

@@ -19,6 +19,13 @@ def test_halpern_quick_vr_wins_at_large_n_and_small_heterogeneity_only(tmp_path)
     # beta_avg ~ 1 (smallest h), < 1 at n = 16 and at the largest h (beta_avg >> 1).
     assert float(ratio.isel(n=-1, heterogeneity=0)) > 0  # VR-Halpern needs fewer epochs
     assert float(ratio.isel(n=0, heterogeneity=0)) < float(ratio.isel(n=-1, heterogeneity=0))
-    largest_h = ratio.isel(heterogeneity=-1)
-    assert np.all((largest_h < 0) | np.isnan(largest_h))  # loses or runs out of budget
+    # At the largest h VR-Halpern loses: where it converges it needs more epochs (measured
+    # log10 ratio -0.75 at n = 256), and a NaN cell must be an honest budget overrun (status
+    # BUDGET in every seed; measured at n = 16 and 64), not a failure. At least one cell must
+    # be a measured loss, so a run where every cell is NaN fails.
+    largest_h = ratio.isel(heterogeneity=-1).values  # over n
+    finite = np.isfinite(largest_h)
+    assert finite.any() and np.all(largest_h[finite] < 0), largest_h
+    status = ds["status"].isel(heterogeneity=-1).transpose("n", "seed").values
+    assert np.all(status[~finite] == sweep.Status.BUDGET), status
     assert (tmp_path / "halpern_convergence.png").exists()
