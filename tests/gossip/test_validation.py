@@ -62,6 +62,18 @@ def test_a_float32_stack_passes_the_check():
     assert callable(method.step)
 
 
+@pytest.mark.parametrize("n", [256, 1024])
+def test_a_large_float32_ring_passes_and_a_disconnected_one_is_refused(n):
+    # 1 - rho of the Metropolis ring is ~ (2 pi / n)^2 / 3, below the row-sum tolerance that
+    # float32 needs at these n, but far above float32's eps that bounds rho's rounding.
+    ring = gossip.as_stack(_ring(n), np.float32)
+    assert callable(gossip.dsgd(_problem(n), ring, optax.sgd(0.1)).step)
+    half = _ring(n // 2)
+    two_rings = np.block([[half, np.zeros_like(half)], [np.zeros_like(half), half]])
+    with pytest.raises(ValueError, match="does not contract"):
+        gossip.dsgd(_problem(n), np.asarray(two_rings[None], np.float32), optax.sgd(0.1))
+
+
 @pytest.mark.parametrize("lr", [-0.1, 0.0, float("nan")])
 def test_gradient_tracking_refuses_a_step_that_is_not_positive(lr):
     with pytest.raises(ValueError, match="lr must be a finite scalar > 0"):

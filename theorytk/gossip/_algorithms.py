@@ -79,12 +79,12 @@ def check_stack(mixing: Any, n_nodes: int | None = None) -> None:
             "(build W on the problem's graph)"
         )
     if is_concrete(mixing):
-        check_mixing(np.asarray(mixing, dtype=np.float64), atol=_stack_atol(mixing))
-
-
-def _stack_atol(mixing: Any) -> float:
-    """Row-sum tolerance of a stack stored in its dtype (float32 rounding is ~1e-7 per entry)."""
-    return max(1e-10, 16 * mixing.shape[-1] * float(np.finfo(np.asarray(mixing).dtype).eps))
+        eps = float(np.finfo(np.asarray(mixing).dtype).eps)
+        check_mixing(
+            np.asarray(mixing, dtype=np.float64),
+            atol=max(1e-10, 16 * mixing.shape[-1] * eps),
+            contraction_atol=max(1e-12, 4 * eps),
+        )
 
 
 def as_mixer(mixing: Array | Mixer, n_nodes: int | None = None) -> Mixer:

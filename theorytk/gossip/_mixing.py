@@ -116,12 +116,16 @@ def spectral_gap(mixing: np.ndarray) -> float:
     return 1.0 - contraction_factor(mixing)
 
 
-def check_mixing(mixing: Any, *, atol: float = _ATOL) -> np.ndarray:
+def check_mixing(
+    mixing: Any, *, atol: float = _ATOL, contraction_atol: float | None = None
+) -> np.ndarray:
     """The mixing matrix (or stack) as float64 after checking it can drive gossip to consensus.
 
     Checks: shape (n, n) or (p, n, n) with n >= 2; finite; entries >= 0; symmetric; rows (and
     so columns) sum to 1 within `atol`; rho = ||W - 11^T/n||_2 < 1 (for a stack, of the period
-    product), i.e. the graph is (jointly) connected.
+    product), i.e. the graph is (jointly) connected. `contraction_atol` (default `atol`) is
+    the margin below 1 that rho must keep: rounding each entry of a stored W by a relative
+    eps moves rho by at most ~eps, whereas the row sums' error grows with n.
 
     Raises:
         ValueError: naming the first failed check and the offending value.
@@ -142,7 +146,7 @@ def check_mixing(mixing: Any, *, atol: float = _ATOL) -> np.ndarray:
     if row > atol:
         raise ValueError(f"W must be doubly stochastic, max |W 1 - 1| = {row:.3g} > {atol:g}")
     rho = contraction_factor(w)
-    if rho >= 1.0 - atol:
+    if rho >= 1.0 - (atol if contraction_atol is None else contraction_atol):
         raise ValueError(
             f"W does not contract the disagreement (rho = ||W - 11^T/n|| = {rho:.6f}): "
             "the graph is disconnected (or a sequence is not jointly connected)"
