@@ -41,13 +41,23 @@ FAMILIES = {
     "nearest": ("1-nearest neighbour (h2/h3 mixture)", 8),
 }
 COLOURS = {"relu": "C0", "erf": "C1", "singular": "C3", "nearest": "C2"}
-# built once, outside any trace (an activation holds arrays)
-ACTIVATIONS = {
-    "relu": "relu",
-    "erf": "erf",
-    "singular": kernels.singular_activation(2.0, degree=3),
-    "nearest": kernels.Hermite(jnp.array([0.0, 0.0, 0.8, 0.6])),
-}
+# A training Gram whose condition number exceeds 1/eps is singular to float64 rounding: its
+# classifier's decisions are rounding noise (measured on 60 points: the h2/h3 and h1+h3
+# kernels at L = 1-2, 1e17-6e19; h1+h3 at L = 256, 1e80), so those depths are NaN.
+MAX_CONDITION = 1 / float(np.finfo(np.float64).eps)
+
+
+@functools.cache
+def activation(family: str) -> str | kernels.Hermite:
+    """The family's activation, its Hermite coefficients in float64 however JAX is set
+    (build it outside any trace: its limit is read from concrete coefficients)."""
+    with jax.enable_x64(True):
+        return {
+            "relu": lambda: "relu",
+            "erf": lambda: "erf",
+            "singular": lambda: kernels.singular_activation(2.0, degree=3),
+            "nearest": lambda: kernels.Hermite(jnp.array([0.0, 0.0, 0.8, 0.6])),
+        }[family]()
 
 
 class DepthTask(eqx.Module):
@@ -74,20 +84,25 @@ class DepthTask(eqx.Module):
         return x, jnp.where(x[:, 1] + 2 * x[:, 2] ** 2 > 0.05, 1.0, -1.0)
 
 
-def errors(task: DepthTask, key: Array, *, depths: Sequence[int]) -> dict[str, Array]:
+def errors(
+    task: DepthTask, key: Array, *, act: str | kernels.Hermite, depths: Sequence[int]
+) -> dict[str, Array]:
     """Test errors of the NTK classifier at every depth (one pass) and of the limit.
 
     Returns:
-        `error` of shape (len(depths),) and the scalar `limit_error`.
+        `error` of shape (len(depths),), NaN where the training Gram's condition number
+        exceeds `MAX_CONDITION`, and the scalar `limit_error`.
     """
     x, y = task.data(key)
     x_train, y_train, x_test = x[: task.n_train], y[: task.n_train], x[task.n_train :]
     y_test = y[task.n_train :]
-    act = ACTIVATIONS[task.family]
     decisions = kernels.ntk_classifier(x_train, y_train, x_test, act, depths)
     limit = kernels.limit_classifier(x_train, y_train, x_test, act)
+    gram = jnp.clip(x_train @ x_train.T, -1.0, 1.0)  # the data are on the unit sphere
+    condition = jnp.linalg.cond(kernels.deep_ntk(gram, kernels.dual_activation(act), depths))
+    error = jnp.mean(jnp.sign(decisions) != y_test, axis=-1)
     return {
-        "error": jnp.mean(jnp.sign(decisions) != y_test, axis=-1),
+        "error": jnp.where(condition <= MAX_CONDITION, error, jnp.nan),
         "limit_error": jnp.mean(limit != y_test),
     }
 
@@ -101,7 +116,9 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
         for family, (_, deepest) in FAMILIES.items():
             run_depths = depths[depths <= deepest].tolist()
             task = DepthTask(family, n_test=n_test)
-            out = jax.jit(jax.vmap(functools.partial(errors, task, depths=run_depths)))(keys)
+            out = jax.jit(
+                jax.vmap(functools.partial(errors, task, act=activation(family), depths=run_depths))
+            )(keys)
             error = np.full((depths.size, options.seeds), np.nan)
             error[: len(run_depths)] = np.asarray(out["error"]).T
             families.append(
@@ -115,7 +132,10 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     ds = xr.concat(families, dim="family").assign_coords(
         family=list(FAMILIES), depth=depths, seed=np.arange(options.seeds)
     )
-    ds.attrs["note"] = "depths beyond a family's deepest (float64 underflow) are not run: NaN"
+    ds.attrs["note"] = (
+        "NaN: depths beyond a family's deepest (float64 underflow) are not run, and a depth "
+        f"whose training Gram has condition number > {MAX_CONDITION:g} is rounding noise"
+    )
     paths = save_both(ds, options.out, NAME)
     png = options.out / f"{NAME}.png"
     mean = seed_statistics(ds)

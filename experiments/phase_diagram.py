@@ -6,9 +6,13 @@
 
 Files go to --out (default `results/`): NAME.png, NAME.zarr and NAME.nc, and the
 resumable progress of the simulation sweeps in `checkpoints/` (what `--resume` continues).
-Compiled programs are kept in JAX's persistent compilation cache, `COMPILE_CACHE`
-($XDG_CACHE_HOME/theorytk/jax, by default ~/.cache/theorytk/jax), so a second run of an
-experiment skips compilation; `--no-compile-cache` turns it off.
+Compiled programs are kept in JAX's persistent compilation cache, in a folder of
+`COMPILE_CACHE` ($XDG_CACHE_HOME/theorytk/jax, by default ~/.cache/theorytk/jax) named by
+this machine's CPU, so a second run of an experiment skips compilation and a home folder
+shared between machines never loads programs built for another CPU; `--no-compile-cache`
+turns it off. jaxlib logs a spurious machine-feature mismatch (XLA's tuning flags such as
++prefer-no-gather) for every program it loads from the cache, so with the cache on and
+TF_CPP_MIN_LOG_LEVEL unset, XLA's C++ log is limited to fatal messages.
 
 The command line is parsed and checked against the experiment's spec (`experiments._specs`:
 axes, settings, their domains, and an estimate of the run's memory and work) before JAX is
@@ -18,8 +22,10 @@ imported: a usage error is one line on stderr, exit code 2, within a second.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import os
+import platform
 import shlex
 import sys
 from collections.abc import Sequence
@@ -63,6 +69,19 @@ COMPILE_CACHE = (
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "theorytk" / "jax"
 )
 MAX_NUM = 100_000  # values per --grid axis
+
+
+def cpu_name() -> str:
+    """A short name for this machine's CPU: its architecture and a digest of its features."""
+    try:
+        flags = next(
+            line
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith(("flags", "Features"))
+        )
+    except (OSError, StopIteration):
+        flags = platform.processor()
+    return f"{platform.machine()}-{hashlib.sha256(flags.encode()).hexdigest()[:12]}"
 
 
 def parse_axis(spec: str) -> tuple[str, np.ndarray]:
@@ -282,13 +301,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def compute(args: argparse.Namespace, argv: list[str], run: Run) -> int:
     """Import the experiment (JAX, theorytk), run it and print its summary."""
+    use_cache = not (args.no_compile_cache or os.environ.get("JAX_COMPILATION_CACHE_DIR"))
+    if use_cache:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # read when jaxlib loads
     import jax
 
     from experiments._experiment import Options, provenance
     from theorytk import sweep
 
-    if not (args.no_compile_cache or jax.config.jax_compilation_cache_dir):
-        jax.config.update("jax_compilation_cache_dir", str(COMPILE_CACHE))
+    if use_cache and not jax.config.jax_compilation_cache_dir:
+        jax.config.update("jax_compilation_cache_dir", str(COMPILE_CACHE / cpu_name()))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
     options = Options(
