@@ -223,6 +223,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
 
 
 def _phase(ratio: xr.Dataset, best_name: str, options: Options) -> None:
+    ratio = ratio.assign_coords(n=ratio["n"].assign_attrs(long_name="components n"))
     fig = plot.phase_diagram(
         ratio,
         "log10_ratio",

@@ -54,6 +54,8 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     for ds in (simulation, theory):
         ds["lam"].attrs["long_name"] = "lam (mean-loss ridge)"
     mean = sweep.seed_mean(simulation)
+    for ds in (mean, theory):
+        ds["test_mse"].attrs["long_name"] = "test MSE"
     combined = simulation.assign(
         {f"theory_{name}": theory[name] for name in ("test_mse", "train_mse", "kappa")}
     )

@@ -118,7 +118,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     title = (
         None
         if not problems
-        else "fit NOT identified, drawn for reference only:\n" + ("; ".join(problems))
+        else "fit NOT identified, drawn for reference only:\n" + "\n".join(problems)
     )
     figure = plot.iso_loss_contours(
         result,
