@@ -13,7 +13,6 @@ from typing import Any
 import jax
 import numpy as np
 import xarray as xr
-import zarr
 from jax.experimental import multihost_utils
 from tqdm.auto import tqdm
 
@@ -29,7 +28,7 @@ from ._status import STATUS_CODES
 from ._store import (
     ProgressStore,
     ResumeError,
-    check_fingerprint,
+    open_checked,
     read_verified,
     remove,
     report_recomputed,
@@ -219,12 +218,7 @@ def _read_finished(
     store: Path, fingerprint: str, grid: Grid, names: list[str]
 ) -> tuple[np.ndarray, Flat]:
     """(done, values) of a finished store: points in damaged chunks are not done (reported)."""
-    try:
-        group = zarr.open_group(store, mode="r")
-        found = group.attrs.get("fingerprint")
-    except Exception as error:  # unreadable metadata: refuse, naming the store
-        raise unreadable(store, error) from None
-    check_fingerprint(store, found, fingerprint)
+    group = open_checked(store, fingerprint, "r")
     lost = np.zeros(grid.shape, bool)
     reasons = []
     values = {}

@@ -190,13 +190,7 @@ class ProgressStore:
         resume: bool,
     ) -> ProgressStore:
         if path.exists() and resume:
-            try:
-                group = zarr.open_group(path, mode="a")
-                found = group.attrs.get("fingerprint")
-            except Exception as error:  # unreadable metadata: refuse, naming the store
-                raise unreadable(path, error) from None
-            check_fingerprint(path, found, fingerprint)
-            return cls(path, group)
+            return cls(path, open_checked(path, fingerprint, "a"))
         if path.exists():
             shutil.rmtree(path)
         group = zarr.open_group(path, mode="w")
@@ -281,6 +275,18 @@ def _interrupt_deferred() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if received and callable(previous):
             previous(*received[0])
+
+
+def open_checked(path: Path, fingerprint: str, mode: str) -> zarr.Group:
+    """The store's zarr group, refused in one line naming it if its metadata cannot be read
+    or it was written by another sweep (`check_fingerprint`)."""
+    try:
+        group = zarr.open_group(path, mode=mode)
+        found = group.attrs.get("fingerprint")
+    except Exception as error:
+        raise unreadable(path, error) from None
+    check_fingerprint(path, found, fingerprint)
+    return group
 
 
 def check_fingerprint(path: Path, found: str | None, expected: str) -> None:
