@@ -67,8 +67,8 @@ mib = regression.more_is_better(eigenvalues, target, n=ns, n_features=feats, noi
 fig, ax = plt.subplots(figsize=(5.5, 3.8))
 for nk in ns:
     (line,) = ax.plot(feats, mib["test_mse"].sel(n=nk), "o-", label=f"n = {nk:g}")
-    ax.axhline(float(mib["test_mse_krr"].sel(n=nk)), ls="--", color=line.get_color())
-ax.plot([], [], "k--", label="N = inf (kernel ridge)")
+    krr = "dashed: N = inf (kernel ridge)" if nk == ns[0] else None
+    ax.axhline(float(mib["test_mse_krr"].sel(n=nk)), ls="--", color=line.get_color(), label=krr)
 ax.set(
     xscale="log",
     yscale="log",
