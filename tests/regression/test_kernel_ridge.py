@@ -73,7 +73,7 @@ def _ntk(x1, x2):
 @pytest.mark.slow  # ~60 s on 2 cores: two 1797 x 1797 Grams and their eigendecompositions
 @pytest.mark.parametrize("kernel", [RBFKernel(1.0), _ntk], ids=["rbf", "ntk"])
 def test_digits_learning_curve_is_predicted_within_ten_percent_while_n_is_small_against_m(kernel):
-    # Section 3 of issue 3: KRR on the M = 1797 digits (parity labels), training sets of n
+    # KRR on the M = 1797 digits (parity labels), training sets of n
     # without replacement, error on the M - n held-out points, 48 seeds; theory from the
     # eigensystem of the full-pool Gram (held-out form of `krr_theory`). The paper's claim is
     # agreement within ~10%: we allow 10% plus 2 standard errors of the seed mean (SE ~ 2-3%).

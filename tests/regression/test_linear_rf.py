@@ -14,7 +14,7 @@ _SEEDS = 40
 
 @pytest.mark.slow  # ~30 s of simulation (480 fits with up to 1000 features) on 2 cores
 def test_simulated_risks_match_theory_within_three_standard_errors():
-    # Issue 3, section 2: d = 600, n = 200, lambda_i = v_i^2 = i^-1.5, noise 0.1, N in
+    # d = 600, n = 200, lambda_i = v_i^2 = i^-1.5, noise 0.1, N in
     # {100, 200, 300, 1000} (across the interpolation threshold N = n), delta in
     # {1e-3, 0.1, 1}. Seed means over 40 independent draws (data, noise, features) agree with
     # the deterministic equivalent within 3 standard errors of the mean; the theory's
