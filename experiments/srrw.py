@@ -80,33 +80,24 @@ def figure(ratios: xr.Dataset, path) -> None:
         config = gossip.SrrwConfig(graph=str(graph))
         p, mu, f = config.walk()
         curve = np.asarray(gossip.srrw_variance(p, mu, f, fine, 1.0))
-        left.plot(fine, curve / curve[0], color=colour, label=f"theory, {GRAPHS[str(graph)]}")
+        name = GRAPHS[str(graph)]
         sel = ratios.sel(graph=graph)
-        left.errorbar(
-            alpha,
-            sel["scaled_error"],
-            yerr=sel["scaled_error_ci"],
-            fmt="o",
-            color=colour,
-            capsize=3,
-            label=f"simulated, {GRAPHS[str(graph)]}",
-        )
-        right.errorbar(
-            alpha,
-            sel["token_error"],
-            yerr=sel["token_error_ci"],
-            fmt="s-",
-            color=colour,
-            capsize=3,
-            label=f"token SGD, {GRAPHS[str(graph)]}",
-        )
-        right.plot(
-            fine,
-            curve / curve[0],
-            color=colour,
-            ls=":",
-            label=f"walk theory (reference), {GRAPHS[str(graph)]}",
-        )
+        # Each panel: the simulated ratio with its interval and the walk's theory curve
+        # (on the right dotted, a reference only: token SGD has no closed form here).
+        for ax, var, fmt, label, theory, ls in (
+            (left, "scaled_error", "o", "simulated", "theory", "-"),
+            (right, "token_error", "s-", "token SGD", "walk theory (reference)", ":"),
+        ):
+            ax.errorbar(
+                alpha,
+                sel[var],
+                yerr=sel[f"{var}_ci"],
+                fmt=fmt,
+                color=colour,
+                capsize=3,
+                label=f"{label}, {name}",
+            )
+            ax.plot(fine, curve / curve[0], color=colour, ls=ls, label=f"{theory}, {name}")
     for ax, what in (
         (left, "walk variance sigma^2(alpha) / sigma^2(0)"),
         (right, "token-SGD scaled error, relative to alpha = 0"),
