@@ -198,9 +198,9 @@ HALPERN_AUTHORS = Spec(
     axes=lambda quick: {},
     default_seeds=lambda quick: 1,
     settings=lambda quick: (
-        {"game_epochs": 600.0, "quadratic_epochs": 1000.0}
+        {"game_epochs": 600, "quadratic_epochs": 1000}
         if quick
-        else {"game_epochs": 5000.0, "quadratic_epochs": 2000.0}
+        else {"game_epochs": 5000, "quadratic_epochs": 2000}
     ),
     check=lambda run: check_settings(run.settings, positive=("game_epochs", "quadratic_epochs")),
     # epochs of n = 500 (game) and n = 200 (quadratic) components, five methods

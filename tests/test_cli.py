@@ -471,6 +471,8 @@ def test_list_shows_each_experiments_axes_with_their_defaults_and_settings(capsy
     assert "--grid n_over_d=0.2:5:24:log; lam=0.0001:10:24:log" in out
     assert "--grid width=16:512:6:log; depth=1:8:4:log" in out
     assert "--set batch=2 d=16 budget=2000000" in out
+    # Counts are listed as the integers --set takes, not as floats.
+    assert "--set game_epochs=5000 quadratic_epochs=2000" in out
     for name, spec in phase_diagram.SPECS.items():
         block = out.split(name, 1)[1]
         assert all(f"{axis}=" in block for axis in spec.axes(False))
