@@ -23,10 +23,10 @@ def test_sgd_noise_quick_t_c_falls_with_p_as_p_to_the_minus_one_half(tmp_path):
     # - T_c of the noise-induced part (dw_rel minus its T = 1e-4 value) decreases with P at
     #   every level where it is defined at all three P, with the +-1 SE brackets of the
     #   smallest and largest P disjoint (a fall larger than the seed noise);
-    # - the collapse exponent a: the two-decade run gives 0.5-0.6; quick runs measured 0.476
-    #   [95% bootstrap 0.406, 0.544] and 0.51 [0.49, 0.53]. The bootstrap sd over seeds is
-    #   ~0.035 (half-width 0.069 / 1.96), so |a - 0.5| < 0.12 is a ~3.4 sd band: a = 0 (no
-    #   P dependence) or a = 1 fails it.
+    # - the collapse exponent a: the runs over P = 2^7..2^13 and 2^7..2^14 give 0.53 and
+    #   0.57; quick runs measured 0.476 [95% bootstrap 0.406, 0.544] and 0.51 [0.49, 0.53].
+    #   The bootstrap sd over seeds is ~0.035 (half-width 0.069 / 1.96), so |a - 0.5| < 0.12
+    #   is a ~3.4 sd band: a = 0 (no P dependence) or a = 1 fails it.
     ds = run_quick("sgd_noise", tmp_path, "--set", "data=chi")
     levels = [v for v in ds.data_vars if v.startswith("chi_T_c_dw_noise_") and v[-1].isdigit()]
     assert len(levels) == 3, levels
