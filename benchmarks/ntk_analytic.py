@@ -14,7 +14,9 @@ hits both); neural-tangents runs in a subprocess of the venv named by NT_PYTHON,
 Prints min and median wall and CPU time of both (CPU time: all threads of the process), the
 float32 accuracy of both against theorytk's float64 result (rel. error = max |K32 - K64| /
 max |K64|), a roofline estimate of the theorytk computation at this machine's rates measured
-in the same run, and last the speed-up in min wall time (target >= 10x).
+in the same run, the speed-up in min wall, median wall and min CPU time, and last the smallest
+of the three (target >= 10x; on a loaded machine a short call more often escapes preemption,
+which favours its min wall time, hence the conservative headline).
 """
 
 from __future__ import annotations
@@ -116,12 +118,15 @@ def main() -> None:
         return
     nt[0].stdin.close()
     ours, theirs = np.asarray(timings["theorytk"]), np.asarray(timings["neural-tangents"])
-    cpu_ratio = theirs[:, 1].min() / ours[:, 1].min()
-    median_ratio = np.median(theirs[:, 0]) / np.median(ours[:, 0])
-    print(f"speed-up in min CPU time {cpu_ratio:.1f}x, in median wall time {median_ratio:.1f}x")
-    ratio = theirs[:, 0].min() / ours[:, 0].min()
+    ratios = {
+        "min wall time": theirs[:, 0].min() / ours[:, 0].min(),
+        "median wall time": np.median(theirs[:, 0]) / np.median(ours[:, 0]),
+        "min CPU time": theirs[:, 1].min() / ours[:, 1].min(),
+    }
+    print("speed-up in " + ", ".join(f"{k} {v:.1f}x" for k, v in ratios.items()))
+    ratio = min(ratios.values())
     verdict = "meets" if ratio >= 10 else "MISSES"
-    print(f"speed-up over neural-tangents, min wall time ({verdict} target >= 10x): {ratio:.1f}x")
+    print(f"speed-up over neural-tangents, smallest of the three ({verdict} >= 10x): {ratio:.1f}x")
 
 
 def _print_roofline(args: argparse.Namespace, sigma_w: float, sigma_b: float, best: float) -> None:
