@@ -2,6 +2,7 @@
 
     python benchmarks/ntk_analytic.py                       # theorytk only
     NT_PYTHON=/work/nt-venv/bin/python python benchmarks/ntk_analytic.py
+    python benchmarks/ntk_analytic.py --split --repeats 20 --rounds 4   # per-layer vs fixed
 
 Depth-5 ReLU network, sigma_w = sqrt(2), sigma_b = 0.1, the symmetric 2000 x 2000 Gram of
 inputs of dimension 100 (x2 = None), float32. Both libraries are timed after a warm-up
@@ -71,9 +72,18 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="only split theorytk's time into per-layer and fixed parts: min CPU time at "
+        "depths 3 and 9, timed in alternating rounds",
+    )
     args = parser.parse_args()
     sigma_w, sigma_b = float(np.sqrt(2.0)), 0.1
     x = np.random.default_rng(0).standard_normal((args.n, args.d)).astype(np.float32)
+    if args.split:
+        _print_depth_split(x, args, sigma_w, sigma_b)
+        return
     kernel = jax.jit(
         functools.partial(
             mlp_kernels, depth=args.depth, activation="relu", sigma_w=sigma_w, sigma_b=sigma_b
@@ -127,6 +137,33 @@ def main() -> None:
     ratio = min(ratios.values())
     verdict = "meets" if ratio >= 10 else "MISSES"
     print(f"speed-up over neural-tangents, smallest of the three ({verdict} >= 10x): {ratio:.1f}x")
+
+
+def _print_depth_split(x: np.ndarray, args: argparse.Namespace, sigma_w: float, sigma_b: float):
+    """Min CPU time of theorytk at depths 3 and 9 (same structure: a scan over the layers),
+    and the per-layer and depth-independent parts of a straight line through the two."""
+    depths, cpu = (3, 9), {3: [], 9: []}
+    kernels = {
+        depth: jax.jit(
+            functools.partial(
+                mlp_kernels, depth=depth, activation="relu", sigma_w=sigma_w, sigma_b=sigma_b
+            )
+        )
+        for depth in depths
+    }
+    for depth in depths:
+        jax.block_until_ready(kernels[depth](x))
+    for _ in range(args.rounds):
+        for depth in depths:
+            run = functools.partial(lambda f: jax.block_until_ready(f(x)), kernels[depth])
+            cpu[depth] += [t[1] for t in _time(run, args.repeats)]
+    low, high = (min(cpu[depth]) * 1e3 for depth in depths)
+    per_layer = (high - low) / (depths[1] - depths[0])
+    print(
+        f"theorytk min CPU time: depth 3 {low:.1f} ms, depth 9 {high:.1f} ms; per layer "
+        f"{per_layer:.2f} ms, independent of the depth {low - depths[0] * per_layer:.1f} ms "
+        f"(load average {os.getloadavg()[0]:.1f})"
+    )
 
 
 def _print_roofline(args: argparse.Namespace, sigma_w: float, sigma_b: float, best: float) -> None:
