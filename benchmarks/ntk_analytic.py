@@ -2,6 +2,7 @@
 
     python benchmarks/ntk_analytic.py                       # theorytk only
     NT_PYTHON=/work/nt-venv/bin/python python benchmarks/ntk_analytic.py
+    python benchmarks/ntk_analytic.py --split --repeats 20 --rounds 4   # per-layer vs fixed
 
 Depth-5 ReLU network, sigma_w = sqrt(2), sigma_b = 0.1, the symmetric 2000 x 2000 Gram of
 inputs of dimension 100 (x2 = None), float32. Both libraries are timed after a warm-up
@@ -14,7 +15,9 @@ hits both); neural-tangents runs in a subprocess of the venv named by NT_PYTHON,
 Prints min and median wall and CPU time of both (CPU time: all threads of the process), the
 float32 accuracy of both against theorytk's float64 result (rel. error = max |K32 - K64| /
 max |K64|), a roofline estimate of the theorytk computation at this machine's rates measured
-in the same run, and last the speed-up in min wall time (target >= 10x).
+in the same run, the speed-up in min wall, median wall and min CPU time, and last the smallest
+of the three (target >= 10x; on a loaded machine a short call more often escapes preemption,
+which favours its min wall time, hence the conservative headline).
 """
 
 from __future__ import annotations
@@ -69,9 +72,18 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="only split theorytk's time into per-layer and fixed parts: min CPU time at "
+        "depths 3 and 9, timed in alternating rounds",
+    )
     args = parser.parse_args()
     sigma_w, sigma_b = float(np.sqrt(2.0)), 0.1
     x = np.random.default_rng(0).standard_normal((args.n, args.d)).astype(np.float32)
+    if args.split:
+        _print_depth_split(x, args, sigma_w, sigma_b)
+        return
     kernel = jax.jit(
         functools.partial(
             mlp_kernels, depth=args.depth, activation="relu", sigma_w=sigma_w, sigma_b=sigma_b
@@ -116,12 +128,42 @@ def main() -> None:
         return
     nt[0].stdin.close()
     ours, theirs = np.asarray(timings["theorytk"]), np.asarray(timings["neural-tangents"])
-    cpu_ratio = theirs[:, 1].min() / ours[:, 1].min()
-    median_ratio = np.median(theirs[:, 0]) / np.median(ours[:, 0])
-    print(f"speed-up in min CPU time {cpu_ratio:.1f}x, in median wall time {median_ratio:.1f}x")
-    ratio = theirs[:, 0].min() / ours[:, 0].min()
+    ratios = {
+        "min wall time": theirs[:, 0].min() / ours[:, 0].min(),
+        "median wall time": np.median(theirs[:, 0]) / np.median(ours[:, 0]),
+        "min CPU time": theirs[:, 1].min() / ours[:, 1].min(),
+    }
+    print("speed-up in " + ", ".join(f"{k} {v:.1f}x" for k, v in ratios.items()))
+    ratio = min(ratios.values())
     verdict = "meets" if ratio >= 10 else "MISSES"
-    print(f"speed-up over neural-tangents, min wall time ({verdict} target >= 10x): {ratio:.1f}x")
+    print(f"speed-up over neural-tangents, smallest of the three ({verdict} >= 10x): {ratio:.1f}x")
+
+
+def _print_depth_split(x: np.ndarray, args: argparse.Namespace, sigma_w: float, sigma_b: float):
+    """Min CPU time of theorytk at depths 3 and 9 (same structure: a scan over the layers),
+    and the per-layer and depth-independent parts of a straight line through the two."""
+    depths, cpu = (3, 9), {3: [], 9: []}
+    kernels = {
+        depth: jax.jit(
+            functools.partial(
+                mlp_kernels, depth=depth, activation="relu", sigma_w=sigma_w, sigma_b=sigma_b
+            )
+        )
+        for depth in depths
+    }
+    for depth in depths:
+        jax.block_until_ready(kernels[depth](x))
+    for _ in range(args.rounds):
+        for depth in depths:
+            run = functools.partial(lambda f: jax.block_until_ready(f(x)), kernels[depth])
+            cpu[depth] += [t[1] for t in _time(run, args.repeats)]
+    low, high = (min(cpu[depth]) * 1e3 for depth in depths)
+    per_layer = (high - low) / (depths[1] - depths[0])
+    print(
+        f"theorytk min CPU time: depth 3 {low:.1f} ms, depth 9 {high:.1f} ms; per layer "
+        f"{per_layer:.2f} ms, independent of the depth {low - depths[0] * per_layer:.1f} ms "
+        f"(load average {os.getloadavg()[0]:.1f})"
+    )
 
 
 def _print_roofline(args: argparse.Namespace, sigma_w: float, sigma_b: float, best: float) -> None:

@@ -37,8 +37,10 @@ def integer_check(run: Run, name: str, most: int) -> None:
 
 
 def lanes(run: Run, count: int) -> int:
-    """Points computed at once: a chunk of at most `chunk_size` of `count` points."""
-    return min(run.chunk_size, count)
+    """Points computed at once: a chunk of at most `chunk_size` of `count` points; one
+    under --chunk-size auto, which refuses at run time, by XLA's memory analysis, a run
+    whose single point does not fit, and otherwise takes the largest chunk that does."""
+    return 1 if run.chunk_size == "auto" else min(run.chunk_size, count)
 
 
 # ------------------------------------------------------------------------------- ridge

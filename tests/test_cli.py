@@ -18,6 +18,7 @@ import xarray as xr
 from experiments import phase_diagram
 from experiments._experiment import Experiment, Options, UsageError, run_simulation, save_both
 from theorytk import sweep
+from theorytk.sweep import _chunking
 
 
 def test_parse_axis_reads_log_linear_and_list_forms():
@@ -266,6 +267,21 @@ def test_a_rerun_over_an_interrupted_run_needs_resume_or_overwrite(monkeypatch, 
     assert partial.is_dir()  # nothing was discarded
     assert phase_diagram.main([*args, "--resume"]) == 0
     assert not partial.exists() and (tmp_path / "fake.nc").exists()
+
+
+def test_chunk_size_auto_fits_the_chunk_to_memory_and_refuses_a_point_that_cannot_fit(
+    monkeypatch, tmp_path, capsys
+):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path), "--seeds", "3", "--chunk-size", "auto"]
+    assert phase_diagram.main(args) == 0
+    assert sweep.load(tmp_path / "fake.nc").attrs["chunk_size"] == 6  # all 2 x 3 points fit
+    monkeypatch.setattr(_chunking, "host_memory", lambda: 100.0)  # a host with 100 bytes free
+    assert phase_diagram.main([*args, "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "--chunk-size auto: one point per device needs about" in err
+    assert err.endswith("give an integer --chunk-size to run it anyway")
 
 
 def test_resume_into_a_folder_without_results_exits_2(monkeypatch, tmp_path, capsys):

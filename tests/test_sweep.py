@@ -218,6 +218,18 @@ def test_two_processes_under_jax_distributed_give_the_single_process_result(tmp_
         xr.testing.assert_equal(gathered.drop_attrs(), single.drop_attrs())
 
 
+def test_two_processes_run_process_0s_auto_chunk_and_give_the_single_process_result(tmp_path):
+    outs = [tmp_path / f"host{i}.nc" for i in range(2)]
+    # process 1 is told it has 14 MB, process 0 4 MB: both must run process 0's chunk
+    limit = ("--memory-limit", "{i}4000000")
+    runs = run_two_processes(outs, "--solve", "--chunk-size", "auto", *limit)
+    sizes = {gathered.attrs["chunk_size"] for gathered in runs}
+    assert len(sizes) == 1 and sizes.pop() < solve_grid().size
+    single = sweep.run(two_solves, solve_grid(), key=jax.random.key(7), chunk_size=64)
+    for gathered in runs:
+        xr.testing.assert_allclose(gathered.drop_attrs(), single.drop_attrs(), rtol=1e-12)
+
+
 def test_two_processes_with_per_host_stores_return_every_point_and_one_owns_the_store(tmp_path):
     # no shared filesystem: each host has its own path; only process 0 writes its store
     outs = [tmp_path / f"host{i}.nc" for i in range(2)]
