@@ -37,8 +37,10 @@ def integer_check(run: Run, name: str, most: int) -> None:
 
 
 def lanes(run: Run, count: int) -> int:
-    """Points computed at once: a chunk of at most `chunk_size` of `count` points."""
-    return min(run.chunk_size, count)
+    """Points computed at once: a chunk of at most `chunk_size` of `count` points; one
+    under --chunk-size auto, which refuses at run time, by XLA's memory analysis, a run
+    whose single point does not fit, and otherwise takes the largest chunk that does."""
+    return 1 if run.chunk_size == "auto" else min(run.chunk_size, count)
 
 
 # ------------------------------------------------------------------------------- ridge
@@ -198,9 +200,9 @@ HALPERN_AUTHORS = Spec(
     axes=lambda quick: {},
     default_seeds=lambda quick: 1,
     settings=lambda quick: (
-        {"game_epochs": 600.0, "quadratic_epochs": 1000.0}
+        {"game_epochs": 600, "quadratic_epochs": 1000}
         if quick
-        else {"game_epochs": 5000.0, "quadratic_epochs": 2000.0}
+        else {"game_epochs": 5000, "quadratic_epochs": 2000}
     ),
     check=lambda run: check_settings(run.settings, positive=("game_epochs", "quadratic_epochs")),
     # epochs of n = 500 (game) and n = 200 (quadratic) components, five methods
