@@ -178,10 +178,10 @@ def halpern_cost(run: Run) -> Cost:
     budget = 1500.0 if run.quick else 3000.0  # epochs
     d2 = HALPERN_DIMENSION**2
     n = run.axes["n"]
-    per_n = points(run, "heterogeneity")  # n is looped: one sweep per n
+    total = points(run, "n", "heterogeneity")  # one sweep, every problem padded to max(n)
     return Cost(
-        per_n * n.sum() * budget * d2,
-        lanes(run, per_n) * n.max() * d2 * FLOAT * SCRATCH,
+        total * n.max() * budget * d2,
+        lanes(run, total) * n.max() * d2 * FLOAT * SCRATCH,
     )
 
 
