@@ -122,9 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--numpy-runs", type=int, default=16, help="of the 64, timed")
-    parser.add_argument("--quick", action="store_true", help="1 repeat, 4 NumPy runs, n <= 256")
+    parser.add_argument("--quick", action="store_true", help="1 repeat, n <= 256")
     args = parser.parse_args()
-    repeats, numpy_runs = (1, 4) if args.quick else (args.repeats, args.numpy_runs)
+    repeats = 1 if args.quick else args.repeats
+    numpy_runs = args.numpy_runs
 
     n = 32
     problem, stack = setup(n)

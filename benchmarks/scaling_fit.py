@@ -1,6 +1,7 @@
 """The Chinchilla approach-3 fit, 4,500 starts: vmapped optimistix solves vs a scipy loop.
 
     python benchmarks/scaling_fit.py [--points 250] [--subset 4500] [--pools 128 256 512]
+    python benchmarks/scaling_fit.py --profile
 
 Data: `--points` runs from L = 1.69 + 406.4 / N^0.34 + 410.7 / D^0.28 (Hoffmann et al. 2022),
 N log-uniform in [7e7, 1.6e10], D in [5e9, 5e11], lognormal noise of 2%. Objective: the mean
@@ -22,6 +23,12 @@ The scipy loop runs all 4,500 starts by default (about 70 s on a quiet 2-core ma
 `--subset k` runs it on a fixed random subset of k starts (seed 0) instead, and the
 full-grid time is then EXTRAPOLATED as subset time x 4500 / k; the output says so.
 Prints the times, the agreement of the best parameters, and the speed-up last.
+
+`--profile` instead prints where the default pool's CPU time goes: the steps of all starts
+and the CPU time per step; the objective's `value_and_grad` alone over a pool of lanes,
+the same with exp and log replaced by affine maps (what is left without them), and with
+the runs padded to a multiple of 8 (zero weights); and XLA's float64 exp against NumPy's
+on the same numbers, flat and in the pool's (lanes, points) layout.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from theorytk.fit._multistart import (  # noqa: E402
     Solves,
     best,
     solve_one,
+    solve_starts,
 )
 
 NAMES = ("a", "b", "e", "alpha", "beta")
@@ -134,13 +142,75 @@ def scipy_loop(
     return elapsed, cpu, winner.x, float(winner.fun), evals
 
 
+def per_call(fn: Callable, *inputs: Any, repeats: int = 200) -> float:
+    """CPU seconds per call of a compiled `fn` (after a warm-up call)."""
+    jax.block_until_ready(fn(*inputs))
+    cpu = time.process_time()
+    for _ in range(repeats):
+        out = fn(*inputs)
+    jax.block_until_ready(out)
+    return (time.process_time() - cpu) / repeats
+
+
+def affine_log_law(theta: dict, x: jax.Array) -> jax.Array:
+    """`fit.joint_log_law` with exp and log replaced by affine maps: the same array work."""
+    terms = jnp.stack(
+        [
+            theta["a"] - theta["alpha"] * x[:, 0],
+            theta["b"] - theta["beta"] * x[:, 1],
+            jnp.broadcast_to(theta["e"], x[:, 0].shape),
+        ]
+    )
+    top = jax.lax.stop_gradient(jnp.max(terms, axis=0))
+    return top + 0.3 * jnp.sum(0.5 * (terms - top) + 1.0, axis=0)
+
+
+def profile(N: np.ndarray, D: np.ndarray, loss: np.ndarray) -> None:
+    """Where the default pool's CPU time goes (--profile)."""
+    x = jnp.asarray(np.stack([np.log(N), np.log(D)], axis=1))
+    args = ((x, jnp.asarray(loss)), jnp.ones(loss.shape))
+    starts = {k: jnp.asarray(v) for k, v in fit.CHINCHILLA_STARTS.items()}
+    problem = Problem(law=fit.joint_log_law, law_is_log=True, objective="huber_log")
+    pool = jax.jit(lambda s: solve_starts(problem, "bfgs", s, args, 300, POOL_SIZE))
+    _, _, cpu, solves = timed(lambda: pool(starts))
+    steps = int(np.sum(solves.steps))
+    print(f"default pool: {cpu:.2f} s CPU for {steps:,} steps: {1e6 * cpu / steps:.2f} us/step")
+    lanes = {k: v[:POOL_SIZE] for k, v in starts.items()}
+    padded = -(-len(loss) // 8) * 8  # repeat the last run with weight 0
+    index = np.minimum(np.arange(padded), len(loss) - 1)
+    weights = jnp.asarray((np.arange(padded) < len(loss)).astype(float))
+    padded_args = ((x[index], jnp.asarray(loss)[index]), weights)
+    for label, law, data in (
+        ("", fit.joint_log_law, args),
+        (", exp and log made affine", affine_log_law, args),
+        (f", {padded} points ({padded - len(loss)} of weight 0)", fit.joint_log_law, padded_args),
+    ):
+        objective = Problem(law=law, law_is_log=True, objective="huber_log").value
+        both = jax.jit(jax.vmap(jax.value_and_grad(objective), in_axes=(0, None)))
+        seconds = per_call(both, lanes, data) / POOL_SIZE
+        print(f"objective value_and_grad per lane{label}: {1e6 * seconds:.2f} us")
+    numbers = np.random.default_rng(0).uniform(-50.0, 50.0, (POOL_SIZE, len(loss)))
+    numpy = per_call(np.exp, numbers) / numbers.size
+    flat = per_call(jax.jit(jnp.exp), jnp.asarray(numbers.ravel())) / numbers.size
+    xla = per_call(jax.jit(jnp.exp), jnp.asarray(numbers)) / numbers.size
+    print(
+        f"float64 exp per number: NumPy {1e9 * numpy:.2f} ns; XLA {1e9 * flat:.2f} ns on a "
+        f"flat array, {1e9 * xla:.2f} ns on the pool's (lanes, points) = {numbers.shape}"
+    )
+    print(f"XLA's float64 exp in the pool's layout over NumPy's: {xla / numpy:.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=250)
     parser.add_argument("--subset", type=int, default=4500, help="scipy starts timed (<= 4500)")
     parser.add_argument("--pools", type=int, nargs="*", default=[128, 256, 512])
+    parser.add_argument("--profile", action="store_true", help="where the pool's time goes")
     args = parser.parse_args()
     N, D, loss = chinchilla_like(args.points)
+    if args.profile:
+        profile(N, D, loss)
+        return
     grid = np.stack([fit.CHINCHILLA_STARTS[k] for k in NAMES], axis=1)
     n_starts = grid.shape[0]
     print(f"{args.points} points, {n_starts} starts (Huber delta {fit.HUBER_DELTA}, LSE form)")

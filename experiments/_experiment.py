@@ -53,7 +53,7 @@ class Options:
 
     out: Path
     seeds: int
-    chunk_size: int
+    chunk_size: int | str  # or "auto"
     resume: bool
     quick: bool
     progress: bool = True

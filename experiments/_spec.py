@@ -29,7 +29,7 @@ class Run(NamedTuple):
     axes: Mapping[str, np.ndarray]
     settings: Mapping[str, Any]
     seeds: int
-    chunk_size: int
+    chunk_size: int | str  # or "auto"
     quick: bool
 
 
@@ -202,9 +202,12 @@ def check_cost(run: Run, spec: Spec, overrides: Mapping[str, str], allow_large: 
     memory = physical_memory()
     if cost.memory > memory:
         flag = _culprit(run, spec, overrides, "memory")
+        at = f"--chunk-size {run.chunk_size}"
+        if run.chunk_size == "auto":
+            at = "one point at a time (--chunk-size auto)"
         raise UsageError(
-            f"{flag}: the run needs about {_bytes(cost.memory)} of memory at --chunk-size "
-            f"{run.chunk_size}; this machine has {_bytes(memory)}"
+            f"{flag}: the run needs about {_bytes(cost.memory)} of memory at {at}; "
+            f"this machine has {_bytes(memory)}"
         )
     ratio = cost.work / spec.cost(spec.default_run(False)).work
     if ratio > LARGE and not allow_large:

@@ -235,7 +235,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder")
     parser.add_argument("--seeds", type=int, help="simulation seeds per grid point")
-    parser.add_argument("--chunk-size", type=int, default=256, help="points per vmapped call")
+    parser.add_argument(
+        "--chunk-size",
+        type=chunk_size,
+        default=256,
+        help="points per vmapped call, or auto: the largest chunk that fits in half the "
+        "memory available (XLA's memory analysis of the compiled chunk)",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue an interrupted run from --out"
     )
@@ -277,6 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 MAX_SEEDS = 1_000_000  # point keys fold the seed index into 32 bits; far beyond any sweep
 MAX_CHUNK = 1 << 20
+
+
+def chunk_size(text: str) -> int | str:
+    """--chunk-size: an integer, or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"invalid value {text!r}: give an integer or auto"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -336,6 +354,13 @@ def compute(args: argparse.Namespace, argv: list[str], run: Run) -> int:
         return 0
     except (UsageError, sweep.GridError) as error:
         return usage_error(error)
+    except sweep.ChunkMemoryError as error:
+        return usage_error(
+            f"--chunk-size auto: {error}".replace(
+                "pass an integer chunk_size= to run it anyway, or a larger memory_limit=",
+                "give an integer --chunk-size to run it anyway",
+            )
+        )
     except sweep.ResumeError as error:
         return usage_error(
             f"--resume: {error}".replace(
@@ -434,7 +459,7 @@ def checked_run(spec: Spec, args: argparse.Namespace) -> Run:
     seeds = spec.default_seeds(args.quick) if args.seeds is None else args.seeds
     if not 1 <= seeds <= MAX_SEEDS:
         raise UsageError(f"--seeds must be an integer in [1, {MAX_SEEDS:,}], got {seeds}")
-    if not 1 <= args.chunk_size <= MAX_CHUNK:
+    if args.chunk_size != "auto" and not 1 <= args.chunk_size <= MAX_CHUNK:
         raise UsageError(
             f"--chunk-size must be an integer in [1, {MAX_CHUNK:,}], got {args.chunk_size}"
         )

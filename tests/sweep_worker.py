@@ -5,7 +5,8 @@ python tests/sweep_worker.py OUT.nc --process-id 0 --num-processes 2 --port 1234
 
 --loop sweeps the refillable random walk `walk` in refilled lanes instead of `noisy_response`;
 --solve sweeps `two_solves` (batched LAPACK calls: the jaxlib 0.10 CPU deadlock) instead.
---store PATH [--resume] writes (or resumes) a progress store; the result's attrs then record
+--chunk-size N|auto [--memory-limit BYTES] sizes the chunks; --store PATH [--resume] writes
+(or resumes) a progress store; the result's attrs then record
 the chunks this process computed.
 """
 
@@ -114,7 +115,8 @@ def main() -> None:
     parser.add_argument("--port", type=int)
     parser.add_argument("--loop", action="store_true")
     parser.add_argument("--solve", action="store_true")
-    parser.add_argument("--chunk-size", type=int, default=11)
+    parser.add_argument("--chunk-size", type=lambda s: s if s == "auto" else int(s), default=11)
+    parser.add_argument("--memory-limit", type=int)
     parser.add_argument("--store")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
@@ -140,6 +142,8 @@ def main() -> None:
         resume=args.resume,
         on_chunk=lambda info: computed.append(info.chunk),
     )
+    if args.memory_limit:
+        options["memory_limit"] = args.memory_limit
     if args.loop:
         ds = sweep.run(make_walk(), walk_grid(), config=40, lanes=WALK_LANES, **options)
     elif args.solve:

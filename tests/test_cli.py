@@ -18,6 +18,7 @@ import xarray as xr
 from experiments import phase_diagram
 from experiments._experiment import Experiment, Options, UsageError, run_simulation, save_both
 from theorytk import sweep
+from theorytk.sweep import _chunking
 
 
 def test_parse_axis_reads_log_linear_and_list_forms():
@@ -268,6 +269,21 @@ def test_a_rerun_over_an_interrupted_run_needs_resume_or_overwrite(monkeypatch, 
     assert not partial.exists() and (tmp_path / "fake.nc").exists()
 
 
+def test_chunk_size_auto_fits_the_chunk_to_memory_and_refuses_a_point_that_cannot_fit(
+    monkeypatch, tmp_path, capsys
+):
+    fake_experiment(monkeypatch, fake_simulation)
+    args = ["fake", "--out", str(tmp_path), "--seeds", "3", "--chunk-size", "auto"]
+    assert phase_diagram.main(args) == 0
+    assert sweep.load(tmp_path / "fake.nc").attrs["chunk_size"] == 6  # all 2 x 3 points fit
+    monkeypatch.setattr(_chunking, "host_memory", lambda: 100.0)  # a host with 100 bytes free
+    assert phase_diagram.main([*args, "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err
+    assert "--chunk-size auto: one point per device needs about" in err
+    assert err.endswith("give an integer --chunk-size to run it anyway")
+
+
 def test_resume_into_a_folder_without_results_exits_2(monkeypatch, tmp_path, capsys):
     fake_experiment(monkeypatch, fake_simulation)
     (tmp_path / "checkpoints").mkdir()
@@ -471,6 +487,8 @@ def test_list_shows_each_experiments_axes_with_their_defaults_and_settings(capsy
     assert "--grid n_over_d=0.2:5:24:log; lam=0.0001:10:24:log" in out
     assert "--grid width=16:512:6:log; depth=1:8:4:log" in out
     assert "--set batch=2 d=16 budget=2000000" in out
+    # Counts are listed as the integers --set takes, not as floats.
+    assert "--set game_epochs=5000 quadratic_epochs=2000" in out
     for name, spec in phase_diagram.SPECS.items():
         block = out.split(name, 1)[1]
         assert all(f"{axis}=" in block for axis in spec.axes(False))

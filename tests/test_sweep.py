@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from theorytk import sweep
 from theorytk.sweep import Status
+from theorytk.sweep._chunking import MARGIN, auto_chunk
 from theorytk.sweep._store import ProgressStore
 
 WORKER = Path(__file__).with_name("sweep_worker.py")
@@ -217,6 +218,18 @@ def test_two_processes_under_jax_distributed_give_the_single_process_result(tmp_
         xr.testing.assert_equal(gathered.drop_attrs(), single.drop_attrs())
 
 
+def test_two_processes_run_process_0s_auto_chunk_and_give_the_single_process_result(tmp_path):
+    outs = [tmp_path / f"host{i}.nc" for i in range(2)]
+    # process 1 is told it has 14 MB, process 0 4 MB: both must run process 0's chunk
+    limit = ("--memory-limit", "{i}4000000")
+    runs = run_two_processes(outs, "--solve", "--chunk-size", "auto", *limit)
+    sizes = {gathered.attrs["chunk_size"] for gathered in runs}
+    assert len(sizes) == 1 and sizes.pop() < solve_grid().size
+    single = sweep.run(two_solves, solve_grid(), key=jax.random.key(7), chunk_size=64)
+    for gathered in runs:
+        xr.testing.assert_allclose(gathered.drop_attrs(), single.drop_attrs(), rtol=1e-12)
+
+
 def test_two_processes_with_per_host_stores_return_every_point_and_one_owns_the_store(tmp_path):
     # no shared filesystem: each host has its own path; only process 0 writes its store
     outs = [tmp_path / f"host{i}.nc" for i in range(2)]
@@ -278,6 +291,136 @@ def test_a_distributed_start_with_missing_processes_times_out_naming_them():
         sweep.initialize_distributed(f"127.0.0.1:{port}", 4, 0, timeout=0.5)
     with pytest.raises(ValueError, match="process_id must be an integer <= 1"):
         sweep.initialize_distributed(f"127.0.0.1:{port}", 2, 2)
+
+
+# --- chunk_size="auto": the largest chunk that fits in memory -----------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fixed=st.integers(0, 10**9),
+    per_point=st.integers(1, 10**7),
+    n_points=st.integers(1, 10**6),
+    n_devices=st.sampled_from([1, 2, 4, 8]),
+    available=st.integers(10**3, 10**12),
+    cap=st.sampled_from([4096, 1 << 16]),
+)
+def test_auto_chunk_is_the_largest_rounded_chunk_within_the_margin_when_memory_is_linear(
+    fixed, per_point, n_points, n_devices, available, cap
+):
+    # memory = a fixed part + a part per point on each device (the chunk padded to devices)
+    def memory(chunk):
+        calls.append(chunk)
+        return fixed + per_point * -(-chunk // n_devices)
+
+    calls = []
+    budget = MARGIN * available
+    if fixed + per_point > budget:  # not even one point per device fits
+        with pytest.raises(sweep.ChunkMemoryError, match="one point per device needs about"):
+            auto_chunk(memory, n_points, n_devices, available, cap)
+        return
+    chunk = auto_chunk(memory, n_points, n_devices, available, cap)
+    assert len(calls) <= 3  # the full chunk, a scaled one, one on the fitted line
+    top = min(n_points, cap)
+    assert 1 <= chunk <= top
+    assert memory(chunk) <= budget
+    if chunk < top:  # the next rounded chunk (a multiple of 8 per device from 8 up) is too big
+        step = 8 * n_devices if chunk >= 8 * n_devices else n_devices
+        assert chunk % step == 0
+        assert chunk + step >= top or memory(chunk + step) > budget
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    fixed=st.integers(0, 10**9),
+    per_point=st.integers(1, 10**7),
+    power=st.floats(0.5, 2.0),
+    n_points=st.integers(1, 10**6),
+    available=st.integers(10**3, 10**12),
+)
+def test_auto_chunk_fits_or_refuses_when_memory_is_not_linear(
+    fixed, per_point, power, n_points, available
+):
+    def memory(chunk):
+        return int(fixed + per_point * chunk**power)
+
+    budget = MARGIN * available
+    if memory(1) > budget:
+        with pytest.raises(sweep.ChunkMemoryError):
+            auto_chunk(memory, n_points, 1, available, 4096)
+    else:
+        assert memory(auto_chunk(memory, n_points, 1, available, 4096)) <= budget
+
+
+def test_auto_chunk_shrinks_with_the_memory_limit_and_gives_a_fixed_chunks_results():
+    grid = solve_grid()  # 512 points, two 40 x 40 ridge solves each
+    reference = sweep.run(two_solves, grid, key=KEY, chunk_size=64)
+    chosen = []
+    for limit in (None, 2 * 10**7, 4 * 10**6, 10**6):
+        told = set()
+        ds = sweep.run(
+            two_solves,
+            grid,
+            key=KEY,
+            memory_limit=limit,
+            on_chunk=lambda info, told=told: told.add(info.chunk_size),
+        )
+        chosen.append(ds.attrs["chunk_size"])
+        assert told == {ds.attrs["chunk_size"]}
+        xr.testing.assert_allclose(ds.drop_attrs(), reference.drop_attrs(), rtol=1e-12)
+    assert chosen[0] == grid.size  # on a host with free memory the whole grid is one chunk
+    assert chosen == sorted(set(chosen), reverse=True)  # every tighter limit, a smaller chunk
+
+
+def test_auto_chunk_refuses_a_point_that_does_not_fit_before_computing_anything():
+    computed = []
+    with pytest.raises(sweep.ChunkMemoryError, match="one point per device needs about .* kB"):
+        sweep.run(two_solves, solve_grid(), key=KEY, memory_limit=10**5, on_chunk=computed.append)
+    assert computed == []
+    # an explicit chunk size is the user's choice: it runs
+    sweep.run(two_solves, sweep.Grid(scale=[1.0]), key=KEY, chunk_size=1)
+
+
+def test_a_sweep_interrupted_with_a_fixed_chunk_resumes_with_auto_chunks(tmp_path):
+    store = tmp_path / "sweep.zarr"
+    grid = worker_grid()  # 90 points
+
+    def stop_after_two(info):  # chunks of 10: points 0..19 stored
+        if info.chunk == 1:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        sweep.run(
+            noisy_response, grid, key=KEY, chunk_size=10, store=store, on_chunk=stop_after_two
+        )
+    computed = []
+    resumed = sweep.run(
+        noisy_response,
+        grid,
+        key=KEY,
+        store=store,
+        resume=True,
+        on_chunk=lambda info: computed.append((info.chunk_size, info.n_points)),
+    )
+    assert computed == [(90, 90)]  # points are flagged done one by one: any chunk resumes
+    assert resumed.attrs["chunk_size"] == 90
+    xr.testing.assert_equal(
+        resumed.drop_attrs(), sweep.run(noisy_response, grid, key=KEY).drop_attrs()
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"chunk_size": "big"}, 'chunk_size must be "auto" or an integer >= 1'),
+        ({"memory_limit": 0}, "memory_limit must be an integer >= 1"),
+        ({"memory_limit": 1e9}, "memory_limit must be an integer >= 1"),
+        ({"chunk_size": 8, "memory_limit": 10**9}, "memory_limit= sizes chunk_size=.auto."),
+    ],
+)
+def test_bad_chunk_options_are_rejected(options, message):
+    with pytest.raises(ValueError, match=message):
+        sweep.run(quadratic, GRID, key=KEY, **options)
 
 
 # --- failure as data ----------------------------------------------------------------------
@@ -400,7 +543,7 @@ def test_a_parameter_missing_from_the_grid_is_rejected():
 
 @pytest.mark.parametrize("chunk_size", [0, -3, 2.5])
 def test_chunk_size_below_one_is_rejected(chunk_size):
-    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+    with pytest.raises(ValueError, match=r"chunk_size must be \"auto\" or an integer >= 1"):
         sweep.run(quadratic, GRID, key=KEY, chunk_size=chunk_size)
 
 

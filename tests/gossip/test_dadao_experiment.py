@@ -4,21 +4,16 @@ its communication count grows with it; gradient tracking's gradient count grows 
 from __future__ import annotations
 
 import pytest
-import xarray as xr
+from quick_runs import run_quick
 
-from experiments import dadao as experiment
-from experiments._experiment import Options, power_law
+from experiments._experiment import power_law
 
 pytestmark = pytest.mark.slow  # ~30 s CPU: 4 DADAO compilations and 2 refilled-lane sweeps
 
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dadao")
-    options = Options(out=out, seeds=3, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
-    assert (out / "dadao.png").exists() and "DADAO communications" in line
-    return xr.open_dataset(out / "dadao.nc").sel(n=16)
+    return run_quick("dadao", tmp_path_factory.mktemp("dadao")).sel(n=16)  # 3 seeds
 
 
 def test_dadao_gradient_count_does_not_depend_on_the_graph(table):

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
+from quick_runs import run_quick
 
 from experiments import dfedsam as experiment
-from experiments._experiment import Options
 
 pytestmark = pytest.mark.slow  # ~30 s CPU: 24 MLP runs of 15 rounds in one compilation
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dfedsam")
-    options = Options(out=out, seeds=2, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
-    assert (out / "dfedsam.png").exists() and "Spearman" in line
-    return xr.open_dataset(out / "dfedsam.nc")
+    return run_quick("dfedsam", tmp_path_factory.mktemp("dfedsam"))  # 2 seeds
 
 
 def test_consensus_error_is_ranked_by_the_rate_term(result):

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from quick_runs import run_quick
 
 from experiments import srrw as experiment
-from experiments._experiment import Options
-from theorytk import sweep
 
 pytestmark = pytest.mark.slow  # ~1 min: 200 walks x 4 alphas x 2 graphs x (walk, token SGD)
 
 
 @pytest.fixture(scope="module")
 def ratios(tmp_path_factory):
-    out = tmp_path_factory.mktemp("srrw")
-    options = Options(out=out, seeds=200, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
-    assert (out / "srrw.png").exists() and "sigma^2(20)/sigma^2(0)" in line
-    return experiment.relative(sweep.load(out / "srrw.nc"))
+    return experiment.relative(run_quick("srrw", tmp_path_factory.mktemp("srrw")))  # 200 walks
 
 
 def test_simulated_variance_ratio_matches_the_theory_curve(ratios):
-    # 200 walks per alpha: the ratio's 95% delta-method half-width is ~25%; the lollipop at the
-    # lollipop at n = 20000 sits within 2% of its limit (docs/gossip.md), so
+    # 200 walks per alpha: the ratio's 95% delta-method half-width is ~25%; the lollipop at
+    # n = 20000 sits within 2% of its limit (docs/gossip.md), so
     # each ratio must lie within 1.5 half-widths of the theory value.
     sim, half, theory = ratios["scaled_error"], ratios["scaled_error_ci"], ratios["theory"]
     assert float((np.abs(sim - theory) / half).max()) < 1.5

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
+from quick_runs import run_quick
 
 from experiments import vanishing_variance as experiment
-from experiments._experiment import Options
 
 pytestmark = pytest.mark.slow  # ~45 s CPU: three node counts, 4 seeds, 30 rounds
 
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    out = tmp_path_factory.mktemp("vv")
-    options = Options(out=out, seeds=4, chunk_size=4096, resume=False, quick=True, progress=False)
-    line = experiment.EXPERIMENT.run(experiment.SPEC.axes(True), options)
-    assert (out / "vanishing_variance.png").exists() and "rounds more" in line
-    return xr.open_dataset(out / "vanishing_variance.nc")
+    return run_quick("vanishing_variance", tmp_path_factory.mktemp("vv"))  # 4 seeds
 
 
 def test_plain_averaging_keeps_one_over_n_of_the_variance(result):

@@ -46,7 +46,7 @@ def test_authors_eps_restores_only_part_of_a_small_variance(n):
     ratio = float(_average_of_independent_layers(n, gossip.AUTHORS_EPS).mean())
     # With averaged variance s/n, the corrected variance is (s/n)(s + eps)/(s/n + eps), i.e. a
     # share (s + eps)/(s + n eps) of s: 0.976, 0.930, 0.728, 0.564 for n = 2, 4, 16, 32 at
-    # s = 1/256 (the measured 0.976, 0.930, 0.727, 0.562 of the issue).
+    # s = 1/256 (measured: 0.976, 0.930, 0.727, 0.562).
     s, eps = XAVIER_VAR, gossip.AUTHORS_EPS
     assert ratio == pytest.approx((s + eps) / (s + n * eps), rel=REL)
     assert ratio < 1 - 0.5 * (n - 1) * eps / (s + n * eps)  # strictly partial, not 1

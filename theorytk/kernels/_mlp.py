@@ -65,22 +65,54 @@ class _Network(eqx.Module):
 
         `kernel(nngp, pre_l)` is the activation's map at a hidden layer (elementwise or
         diagonal), `pre` a pytree of per-layer arrays with leading axis depth (the variances
-        the elementwise map needs). The layers run in a `lax.scan`: its carry is materialised
-        each layer, whereas an unrolled loop lets XLA fuse the whole chain into every output
-        and recompute earlier layers (depth^2 work). Returns the output (nngp, ntk) and, if
-        `keep_hidden`, the stacked pre-activation kernels of the hidden layers (else None).
+        the elementwise map needs). Returns the output (nngp, ntk) and, if `keep_hidden`, the
+        stacked pre-activation kernels of the hidden layers (else None).
+
+        Layers 2..depth run in a `lax.scan`: its carry is materialised each layer, whereas an
+        unrolled loop lets XLA fuse the whole chain into every output and recompute earlier
+        layers (depth^2 work). The carry is one complex array nngp + i ntk, so that each layer
+        is one fusion that evaluates the activation's map once for both kernels (two real
+        carries give two fusions, each evaluating it). The first layer is applied outside the
+        scan, so that it fuses with the computation of q.
         """
-        nngp, ntk = self.dense(q, jnp.zeros_like(q), 0)
         fan_in = self.widths[1:] if self.widths is not None else jnp.zeros(self.depth)
 
-        def layer(carry: tuple[Array, Array], xs: tuple) -> tuple[tuple[Array, Array], Array]:
-            nngp, ntk = carry
-            pre_l, width = xs
+        def layer(nngp: Array, ntk: Array, pre_l: Array, width: Array) -> tuple[Array, Array]:
             post, dot = kernel(nngp, pre_l)
-            return self._dense(post, ntk * dot, width), nngp if keep_hidden else None
+            return self._dense(post, ntk * dot, width)
 
-        (nngp, ntk), hidden = jax.lax.scan(layer, (nngp, ntk), (pre, fan_in))
+        def step(carry: Array, xs: tuple) -> tuple[Array, Array | None]:
+            nngp, ntk = _unpack(carry)
+            return _pack(*layer(nngp, ntk, *xs)), nngp if keep_hidden else None
+
+        nngp0, ntk0 = self.dense(q, jnp.zeros_like(q), 0)
+        first, rest = _split_first((pre, fan_in))
+        carry = _pack(*layer(nngp0, ntk0, *first))
+        carry, hidden = jax.lax.scan(step, carry, rest)
+        nngp, ntk = _unpack(carry)
+        if keep_hidden:
+            hidden = jnp.concatenate([nngp0[None], hidden])
         return nngp, ntk, hidden
+
+
+def _split_first(tree: tuple) -> tuple[tuple, tuple]:
+    """(the first, the remaining) entries along the leading axis of every leaf."""
+    first = jax.tree_util.tree_map(lambda a: a[0], tree)
+    return first, jax.tree_util.tree_map(lambda a: a[1:], tree)
+
+
+def _pack(nngp: Array, ntk: Array) -> Array | tuple[Array, Array]:
+    """nngp + i ntk for float32/float64 (no complex type for lower precisions: the pair)."""
+    if nngp.dtype in (jnp.float32, jnp.float64):
+        return jax.lax.complex(nngp, ntk)
+    return nngp, ntk
+
+
+def _unpack(carry: Array | tuple[Array, Array]) -> tuple[Array, Array]:
+    """(nngp, ntk) from `_pack`'s result."""
+    if isinstance(carry, tuple):
+        return carry
+    return jnp.real(carry), jnp.imag(carry)
 
 
 def mlp_kernels(
@@ -177,7 +209,7 @@ def _kernels(net: _Network, x1: Array, x2: Array | None) -> MLPKernels:
     if x2 is None:
         if x1.shape[0] < _SYMMETRIC_MIN_ROWS:
             return _rectangular(net, p1, p1, budget)
-        return _upper_tiles(net, p1, budget)
+        return _upper_tiles(net, p1)
     return _rectangular(net, p1, _points(net, x2), budget)
 
 
@@ -252,29 +284,33 @@ def _rectangular(net: _Network, p1: _Points, p2: _Points, budget: int) -> MLPKer
     return MLPKernels(*(k.reshape(-1, n2)[:n1] for k in out))
 
 
-def _upper_tiles(net: _Network, p: _Points, budget: int) -> MLPKernels:
-    """Gram of p against itself from the tiles (I, J), I <= J, of an S x S tiling."""
+def _upper_tiles(net: _Network, p: _Points) -> MLPKernels:
+    """Gram of p against itself from the tiles (I, J), I <= J, of an S x S tiling.
+
+    One tile at a time, so that all layers of a tile stay in cache; each is written in place
+    into the output at (I, J) and, transposed, at (J, I).
+    """
     n, split = p.x.shape[0], _SYMMETRIC_SPLIT
     size = -(-n // split)
     blocks = _blocks(p, size)
-    rows, cols = np.triu_indices(split)
-    pick = lambda idx: jax.tree_util.tree_map(lambda a: a[idx], blocks)  # noqa: E731
-    operands = (pick(rows), pick(cols))
-    per_batch = max(1, budget // (size * size))
-    pair = lambda args: _tile(net, *args)  # noqa: E731
-    if per_batch >= rows.size:
-        tiles = jax.vmap(pair)(operands)
-    else:
-        tiles = jax.lax.map(pair, operands, batch_size=per_batch)
-    index = np.zeros((split, split), int)
-    index[rows, cols] = index[cols, rows] = np.arange(rows.size)
-    lower = jnp.asarray(np.arange(split)[:, None] > np.arange(split)[None, :])[..., None, None]
+    rows, cols = (jnp.asarray(i) for i in np.triu_indices(split))
 
-    def assemble(t: Array) -> Array:
-        tiles_ij = jnp.where(lower, jnp.swapaxes(t[index], -1, -2), t[index])
-        return tiles_ij.transpose(0, 2, 1, 3).reshape(split * size, split * size)[:n, :n]
+    def write(k: Array, out: MLPKernels) -> MLPKernels:
+        i, j = rows[k], cols[k]
+        pick = lambda idx: jax.tree_util.tree_map(lambda a: a[idx], blocks)  # noqa: E731
+        tile = _tile(net, pick(i), pick(j))
+        return jax.tree_util.tree_map(lambda o, t: _mirror(o, t, i * size, j * size), out, tile)
 
-    return MLPKernels(*(assemble(t) for t in tiles))
+    zeros = jnp.zeros((split * size, split * size), p.x.dtype)
+    out = jax.lax.fori_loop(0, rows.size, write, MLPKernels(zeros, zeros))
+    return MLPKernels(*(k[:n, :n] for k in out))
+
+
+def _mirror(out: Array, tile: Array, row: Array, col: Array) -> Array:
+    """out with tile written at (row, col) and its transpose at (col, row); the transpose is
+    written first, so that a diagonal tile (row = col) keeps its own values."""
+    put = jax.lax.dynamic_update_slice
+    return put(put(out, tile.T, (col, row)), tile, (row, col))
 
 
 def _blocks(p: _Points, rows: int) -> _Points:

@@ -5,6 +5,7 @@ grid = sweep.Grid(ridge=sweep.geomspace(1e-4, 10, 32), seed=range(8))
 ds = sweep.run(simulate, grid, key=jax.random.key(0), config=config)
 """
 
+from ._chunking import ChunkMemoryError
 from ._distributed import initialize_distributed
 from ._domain import (
     NONNEGATIVE,
@@ -36,6 +37,7 @@ __all__ = [
     "Constraint",
     "Axis",
     "ChunkInfo",
+    "ChunkMemoryError",
     "Grid",
     "GridError",
     "Loop",

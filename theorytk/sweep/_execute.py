@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import jax
@@ -61,7 +61,58 @@ def _warn_if_lapack_deadlocks(version: str) -> None:
         )
 
 
-ChunkRunner = Callable[[dict[str, np.ndarray], np.ndarray], dict[str, np.ndarray]]
+class ChunkRunner:
+    """`runner(dynamic_values, flat_index) -> metrics + status` for chunks of one static setting.
+
+    The program is compiled ahead of time once per chunk length (`compiled`), so the
+    executable whose memory `memory` reports is the one that runs the chunks.
+    """
+
+    def __init__(self, program: Any, sharding: NamedSharding):
+        self._program = program
+        self._sharding = sharding
+        self._executables: dict[tuple, Any] = {}
+
+    def compiled(self, values: Mapping[str, np.ndarray], flat_index: np.ndarray) -> Any:
+        """The executable for inputs shaped like `values` and `flat_index` (compiled once)."""
+        inputs = ({k: values[k] for k in sorted(values)}, flat_index)
+        signature = tuple((v.shape, v.dtype.str) for v in jax.tree.leaves(inputs))
+        executable = self._executables.get(signature)
+        if executable is None:
+            abstract = jax.tree.map(
+                lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype, sharding=self._sharding), inputs
+            )
+            executable = self._executables[signature] = self._program.lower(*abstract).compile()
+        return executable
+
+    def memory(self, values: Mapping[str, np.ndarray], flat_index: np.ndarray) -> int | None:
+        """Bytes one device holds while running a chunk like this (XLA's memory analysis:
+        arguments, outputs and temporaries, less the outputs that reuse argument buffers);
+        None where the backend does not analyse memory."""
+        stats = self.compiled(values, flat_index).memory_analysis()
+        if stats is None:
+            return None
+        return int(
+            stats.argument_size_in_bytes
+            + stats.output_size_in_bytes
+            + stats.temp_size_in_bytes
+            - stats.alias_size_in_bytes
+        )
+
+    def __call__(
+        self, values: dict[str, np.ndarray], flat_index: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        executable = self.compiled(values, flat_index)
+        inputs = {name: _shard(v, self._sharding) for name, v in sorted(values.items())}
+        out = executable(inputs, _shard(flat_index, self._sharding))
+        if jax.process_count() > 1:
+            return {
+                k: np.asarray(v)
+                for k, v in multihost_utils.process_allgather(out, tiled=True).items()
+            }
+        return {k: np.asarray(v) for k, v in out.items()}
+
+
 _COMPILED: OrderedDict[tuple, ChunkRunner] = OrderedDict()
 _CACHE_SIZE = 32
 
@@ -148,17 +199,7 @@ def _build(
             shard_map(in_lanes, mesh=mesh, in_specs=spec, out_specs=spec, **_UNCHECKED)
         )
 
-    def run(values: dict[str, np.ndarray], flat_index: np.ndarray) -> dict[str, np.ndarray]:
-        inputs = {name: _shard(v, sharding) for name, v in values.items()}
-        out = compiled(inputs, _shard(flat_index, sharding))
-        if jax.process_count() > 1:
-            return {
-                k: np.asarray(v)
-                for k, v in multihost_utils.process_allgather(out, tiled=True).items()
-            }
-        return {k: np.asarray(v) for k, v in out.items()}
-
-    return run
+    return ChunkRunner(compiled, sharding)
 
 
 def _is_finite(value: jax.Array) -> jax.Array:

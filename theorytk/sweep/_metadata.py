@@ -17,7 +17,12 @@ from ._grid import Grid
 
 
 def provenance(
-    config: Any, swept: SweptFunction, grid: Grid, key: jax.Array, chunk_size: int, spec: MetricSpec
+    config: Any,
+    swept: SweptFunction,
+    grid: Grid,
+    key: jax.Array,
+    chunk_size: int | str,
+    spec: MetricSpec,
 ) -> dict[str, Any]:
     """Attrs for a sweep result. `fingerprint` identifies the sweep for resuming.
 
@@ -32,7 +37,7 @@ def provenance(
         "config": repr(config),
         "static_axes": ",".join(a.name for a in grid.static_axes),
         "key": _key_text(key),
-        "chunk_size": int(chunk_size),
+        "chunk_size": chunk_size if isinstance(chunk_size, str) else int(chunk_size),
         "n_devices": jax.device_count(),
         "n_processes": jax.process_count(),
         "backend": jax.default_backend(),

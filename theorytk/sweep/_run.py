@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,14 @@ import jax
 import numpy as np
 import xarray as xr
 from jax.experimental import multihost_utils
+from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
 from theorytk._validation import check_integer
 
+from ._chunking import STORE_CHUNK, ChunkMemoryError, auto_chunk, available_memory, chunk_cap
 from ._domain import check_values, param_domain
-from ._execute import compile_chunk, padded_length, point_mesh
+from ._execute import ChunkRunner, compile_chunk, padded_length, point_mesh
 from ._function import MetricSpec, SweptFunction, canonical_dtype, inspect_function, wrap_function
 from ._grid import Grid
 from ._loop import loop_factory
@@ -47,6 +49,7 @@ class ChunkInfo:
     chunk: int
     n_chunks: int
     n_points: int
+    chunk_size: int
 
 
 def run(
@@ -55,13 +58,14 @@ def run(
     *,
     key: jax.Array | None = None,
     config: Any = None,
-    chunk_size: int = 4096,
+    chunk_size: int | str = "auto",
     store: str | os.PathLike | None = None,
     resume: bool = False,
     progress: bool = True,
     devices: Sequence[jax.Device] | None = None,
     on_chunk: Callable[[ChunkInfo], None] | None = None,
     lanes: int | None = None,
+    memory_limit: int | None = None,
 ) -> xr.Dataset:
     """Evaluate `fn` on every point of `grid` and return the results as an `xarray.Dataset`.
 
@@ -69,8 +73,9 @@ def run(
     theory) receives `params`, a dict with one scalar per grid axis, and returns a dict of
     named scalar metrics; it may add an integer `status` entry (see `Status`). For each
     combination of static axes it is compiled once, then `jax.vmap`-ed over chunks of
-    `chunk_size` points, each chunk sharded over `devices` (default: all devices of all
-    processes under `jax.distributed`). Point i of the flattened grid (C order, all axes)
+    `chunk_size` points (by default the largest chunk that fits in the devices' memory),
+    each chunk sharded over `devices` (default: all devices of all processes under
+    `jax.distributed`). Point i of the flattened grid (C order, all axes)
     receives the key `jax.random.fold_in(key, i)`, so results do not depend on the chunk size
     or the number of devices.
 
@@ -79,7 +84,11 @@ def run(
         grid: the axes to sweep over.
         key: base PRNG key; required when `fn` takes a key.
         config: static configuration passed as `config=` (shapes, step counts, ...).
-        chunk_size: points per vmapped call; bounds memory.
+        chunk_size: points per vmapped call; bounds memory. `"auto"` (the default) takes,
+            for each combination of static axes, the largest chunk (at most the number of
+            points; at most 4096 on CPU, 65,536 per device on GPU/TPU) whose compiled
+            program, by XLA's memory analysis, uses at most half of each device's available
+            memory; it raises `ChunkMemoryError` if not even one point per device fits.
         store: a `.zarr` path; results are written there, chunk by chunk while running
             (to `<store>.partial`), then as the final Dataset.
         resume: continue an interrupted sweep in `store`, computing only missing chunks.
@@ -91,12 +100,14 @@ def run(
             chunk). A lane whose point has stopped takes the next point of the chunk, so a
             chunk costs about the sum of its points' run lengths over `lanes` instead of its
             size times the longest run. Results do not depend on it.
+        memory_limit: bytes per device that `chunk_size="auto"` takes as available, instead
+            of what the device (on CPU, the host) reports free.
 
     Returns:
         A Dataset with one dimension per axis (coordinates = axis values), one variable per
         metric, `status` (int8, see `Status`), and attrs recording config and versions.
     """
-    _check_options(chunk_size, store, resume)
+    _check_options(chunk_size, store, resume, memory_limit)
     if not isinstance(grid, Grid):
         raise TypeError(
             f"grid must be a sweep.Grid, got {type(grid).__name__}; "
@@ -112,7 +123,7 @@ def run(
     spec = inspect_function(swept, grid, first_static, key)
     attrs = provenance(config, swept, grid, key, chunk_size, spec)
     store = None if store is None else Path(store)
-    results = _run_all(
+    results, used = _run_all(
         swept,
         grid,
         key,
@@ -125,7 +136,10 @@ def run(
         devices,
         on_chunk,
         lanes,
+        memory_limit,
     )
+    if used:
+        attrs["chunk_size"] = used[0] if len(set(used)) == 1 else used
     ds = _to_dataset(grid, results, attrs)
     if store is not None and jax.process_index() == 0:
         save(ds, store)
@@ -133,8 +147,20 @@ def run(
     return ds
 
 
-def _check_options(chunk_size: Any, store: Any, resume: bool) -> None:
-    check_integer("chunk_size", chunk_size)
+def _check_options(chunk_size: Any, store: Any, resume: bool, memory_limit: Any) -> None:
+    if not (isinstance(chunk_size, str) and chunk_size == "auto"):
+        try:
+            check_integer("chunk_size", chunk_size)
+        except ValueError:
+            raise ValueError(
+                f'chunk_size must be "auto" or an integer >= 1, got {chunk_size!r}'
+            ) from None
+        if memory_limit is not None:
+            raise ValueError(
+                'memory_limit= sizes chunk_size="auto"; with an integer chunk_size drop it'
+            )
+    if memory_limit is not None:
+        check_integer("memory_limit", memory_limit)
     if resume and store is None:
         raise ValueError("resume=True needs store= (the .zarr path of the interrupted sweep)")
     if store is not None and Path(store).suffix != ".zarr":
@@ -270,7 +296,7 @@ def _run_all(
     grid: Grid,
     key: jax.Array,
     spec: MetricSpec,
-    chunk_size: int,
+    chunk_size: int | str,
     store: Path | None,
     fingerprint: str,
     resume: bool,
@@ -278,59 +304,108 @@ def _run_all(
     devices: Sequence[jax.Device] | None,
     on_chunk: Callable[[ChunkInfo], None] | None,
     lanes: int | None,
-) -> Flat:
-    """Compute every point not already stored; return flat arrays shaped (static, dynamic)."""
+    memory_limit: int | None,
+) -> tuple[Flat, list[int]]:
+    """Compute every point not already stored; return flat arrays shaped (static, dynamic)
+    and the chunk size used for each static combination that had points to compute."""
     n_dynamic = int(np.prod([len(a) for a in grid.dynamic_axes], dtype=np.int64))
     shape = (grid.size // n_dynamic, n_dynamic)
-    chunk_size = min(chunk_size, n_dynamic)
     writer, done, results = None, np.zeros(shape, bool), _empty_results(spec, shape)
     if store is not None:
         failure = None
+        layout = STORE_CHUNK if chunk_size == "auto" else chunk_size
         if jax.process_index() == 0:
             try:
                 writer, done, results = _open_store(
-                    store, fingerprint, grid, chunk_size, spec, resume
+                    store, fingerprint, grid, min(layout, n_dynamic), spec, resume
                 )
             except ResumeError as error:
                 failure = str(error)
         done, results = _shared_from_owner(done, results, failure)
     mesh = point_mesh(None if devices is None else list(devices))
-    length = padded_length(chunk_size, mesh.size)
-    n_chunks = -(-n_dynamic // chunk_size)
+    available = None
+    used = []
     show = progress and sys.stderr.isatty() and jax.process_index() == 0
     with tqdm(total=grid.size, unit="pt", unit_scale=True, disable=not show) as bar:
         for static_index, (indices, static_params) in enumerate(grid.static_points()):
-            todo = [
-                c
-                for c in range(n_chunks)
-                if not done[static_index, _span(c, chunk_size, n_dynamic)].all()
-            ]
-            bar.update(n_dynamic - sum(_chunk_len(c, chunk_size, n_dynamic) for c in todo))
-            if not todo:
+            if done[static_index].all():
+                bar.update(n_dynamic)
                 continue
             run_chunk = compile_chunk(swept, static_params, key, list(spec.dtypes), mesh, lanes)
-            for chunk in todo:
-                start = chunk * chunk_size
-                stop = min(start + chunk_size, n_dynamic)
-                local = _padded_range(start, stop, length)
-                out = run_chunk(_dynamic_values(grid, local), _flat_index(grid, indices, local))
-                out = {k: v[: stop - start] for k, v in out.items()}
+            size = chunk_size
+            if size == "auto":
+                if available is None:
+                    available = available_memory(list(mesh.devices.flat), memory_limit)
+                size = _auto_size(run_chunk, grid, indices, mesh, available)
+            size = min(size, n_dynamic)
+            used.append(size)
+            bar.set_postfix_str(f"chunk={size}")
+            todo = _todo(done[static_index], size)
+            bar.update(n_dynamic - sum(min(size, n_dynamic - c * size) for c in todo))
+            for chunk, start, out in _run_chunks(run_chunk, grid, indices, size, todo, mesh.size):
                 for k, v in out.items():
-                    results[k][static_index, start:stop] = v
+                    results[k][static_index, start : start + len(v)] = v
                 if writer is not None:
                     writer.write(static_index, start, out)
-                bar.update(stop - start)
+                bar.update(len(out["status"]))
                 if on_chunk is not None:
-                    on_chunk(ChunkInfo(static_params, chunk, n_chunks, stop - start))
-    return results
+                    n_chunks = -(-n_dynamic // size)
+                    info = ChunkInfo(static_params, chunk, n_chunks, len(out["status"]), size)
+                    on_chunk(info)
+    return results, used
 
 
-def _span(chunk: int, chunk_size: int, n_dynamic: int) -> slice:
-    return slice(chunk * chunk_size, min((chunk + 1) * chunk_size, n_dynamic))
+def _todo(done: np.ndarray, chunk_size: int) -> list[int]:
+    """The chunks of one static combination with a point not done."""
+    n_chunks = -(-len(done) // chunk_size)
+    return [c for c in range(n_chunks) if not done[c * chunk_size : (c + 1) * chunk_size].all()]
 
 
-def _chunk_len(chunk: int, chunk_size: int, n_dynamic: int) -> int:
-    return min(chunk_size, n_dynamic - chunk * chunk_size)
+def _run_chunks(
+    run_chunk: ChunkRunner,
+    grid: Grid,
+    indices: tuple[int, ...],
+    chunk_size: int,
+    todo: list[int],
+    n_devices: int,
+) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+    """(chunk, start, metrics) of each chunk in `todo` of one static combination."""
+    n_dynamic = int(np.prod([len(a) for a in grid.dynamic_axes], dtype=np.int64))
+    length = padded_length(chunk_size, n_devices)
+    for chunk in todo:
+        start = chunk * chunk_size
+        stop = min(start + chunk_size, n_dynamic)
+        local = _padded_range(start, stop, length)
+        out = run_chunk(_dynamic_values(grid, local), _flat_index(grid, indices, local))
+        yield chunk, start, {k: v[: stop - start] for k, v in out.items()}
+
+
+def _auto_size(
+    run_chunk: ChunkRunner,
+    grid: Grid,
+    indices: tuple[int, ...],
+    mesh: Mesh,
+    available: float,
+) -> int:
+    """`chunk_size="auto"` for one static combination (`auto_chunk`), the same on every
+    process (process 0's choice; its refusal is raised everywhere)."""
+    n_dynamic = int(np.prod([len(a) for a in grid.dynamic_axes], dtype=np.int64))
+
+    def memory(chunk: int) -> int | None:
+        local = _padded_range(0, min(chunk, n_dynamic), padded_length(chunk, mesh.size))
+        return run_chunk.memory(_dynamic_values(grid, local), _flat_index(grid, indices, local))
+
+    failure = None
+    try:
+        cap = chunk_cap(list(mesh.devices.flat))
+        size = auto_chunk(memory, n_dynamic, mesh.size, available, cap)
+    except ChunkMemoryError as error:
+        size, failure = 0, error
+    if jax.process_count() > 1:
+        size = int(multihost_utils.broadcast_one_to_all(np.int64(size)))
+    if size == 0:
+        raise failure or ChunkMemoryError("process 0 found no chunk that fits (see its error)")
+    return size
 
 
 def _padded_range(start: int, stop: int, length: int) -> np.ndarray:
