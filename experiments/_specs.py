@@ -178,10 +178,10 @@ def halpern_cost(run: Run) -> Cost:
     budget = 1500.0 if run.quick else 3000.0  # epochs
     d2 = HALPERN_DIMENSION**2
     n = run.axes["n"]
-    per_n = points(run, "heterogeneity")  # n is looped: one sweep per n
+    total = points(run, "n", "heterogeneity")  # one sweep, every problem padded to max(n)
     return Cost(
-        per_n * n.sum() * budget * d2,
-        lanes(run, per_n) * n.max() * d2 * FLOAT * SCRATCH,
+        total * n.max() * budget * d2,
+        lanes(run, total) * n.max() * d2 * FLOAT * SCRATCH,
     )
 
 
@@ -401,15 +401,43 @@ RF = Spec(
 
 SCALING_POOL = 1200  # training pool of the digits; the remaining 597 are held out
 
+
+def scaling_widths(quick: bool) -> list[int]:
+    """MLP widths (a static axis: one compile each), N = 66 w + 1 parameters."""
+    return [1, 2, 4, 8, 16] if quick else [1, 2, 4, 8, 16, 32, 64]
+
+
+def scaling_steps(quick: bool) -> int:
+    """Full-batch Adam steps per run (the held-out loss is the least over checkpoints)."""
+    return 400 if quick else 1000
+
+
+def scaling_check(run: Run) -> None:
+    integer_check(run, "n", SCALING_POOL)
+    E = run.settings["E"]
+    if not (np.isfinite(E) and E >= 0):
+        raise UsageError(f"--set E: the fixed irreducible loss must be >= 0, got {E!r}")
+
+
+def scaling_cost(run: Run) -> Cost:
+    """Every step of every run touches the whole padded pool with all the MLP's weights."""
+    width = np.asarray(scaling_widths(run.quick), float)
+    per_step = SCALING_POOL * np.sum(66 * width + 1)
+    return Cost(points(run, "n") * scaling_steps(run.quick) * per_step, 0.0)
+
+
 SCALING = Spec(
     name="scaling",
     summary="MLPs on digits over width x data: joint scaling law L(N, D) with bootstrap intervals",
     axes=lambda quick: {
-        "n": np.asarray([50, 100, 200, 400, 800] + ([] if quick else [1200]), float)
+        "n": np.asarray(
+            [100, 200, 400, 800] if quick else [100, 150, 200, 300, 400, 600, 800, 1200], float
+        )
     },
-    default_seeds=lambda quick: 3 if quick else 4,
-    check=lambda run: integer_check(run, "n", SCALING_POOL),
-    cost=lambda run: Cost(points(run, "n"), 0.0),
+    default_seeds=lambda quick: 3 if quick else 8,
+    settings=lambda quick: {"E": 0.0},
+    check=scaling_check,
+    cost=scaling_cost,
 )
 
 # --------------------------------------------------------------------------- sgd_noise

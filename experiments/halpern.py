@@ -18,11 +18,13 @@ seeds) at the largest n and the smallest h.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
+from jaxtyping import Array
 from matplotlib.figure import Figure
 
 from experiments._experiment import Options, experiment, integer_axis, run_simulation, save_both
@@ -49,48 +51,47 @@ def config(method: str, n: int, quick: bool) -> monotone.RunConfig:
 
 
 def vr_sweep(axes: dict[str, np.ndarray], options: Options) -> xr.Dataset:
-    """VR-Halpern epochs to eps on every (n, heterogeneity, seed); n is looped (static)."""
-    parts = []
-    for n in integer_axis(axes, "n"):
-        grid = sweep.Grid(heterogeneity=axes["heterogeneity"], seed=range(options.seeds))
-        ds = run_simulation(
-            monotone.simulate,
-            grid,
-            options,
-            f"{NAME}_n{n}",
-            config=config("vr_halpern", int(n), options.quick),
-        )
-        parts.append(ds.expand_dims(n=[float(n)]))
-    return xr.concat(parts, dim="n", combine_attrs="drop_conflicts")
+    """VR-Halpern epochs to eps on every (n, heterogeneity, seed), in one compilation.
+
+    n is a traced parameter: every problem stores max(n) components and sums the first n
+    (`monotone.simulate`'s padding), which equals the run at that n up to float rounding.
+    """
+    sizes = integer_axis(axes, "n")
+    grid = sweep.Grid(
+        n=sizes.astype(float), heterogeneity=axes["heterogeneity"], seed=range(options.seeds)
+    )
+    vr = config("vr_halpern", int(sizes.max()), options.quick)
+    return run_simulation(monotone.simulate, grid, options, NAME, config=vr)
 
 
-def _seed_traces(
-    runs: dict[str, tuple[int, int]], n: int, h: float, seeds: int
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(epochs, residual) traces per method for seeds 0..seeds-1, in one compilation.
+Runs = dict[str, tuple[int, int]]  # method -> (updates, record_every)
 
-    `runs` maps a method name to (updates, record_every). Seed s runs on the problem and with
-    the method keys of the sweep's point s of a seed-only grid (point key fold_in(key(0), s),
-    problem key fold_in(point key, 0)), so a deterministic trace reproduces
-    `monotone.simulate` on that point update by update. The problem and its constants are
-    built once per seed for all methods.
+
+def _seed_traces(groups: list[tuple[Runs, int, float]]) -> Callable[[Array], dict[str, tuple]]:
+    """seeds -> (epochs, residual) traces per method and seed, vmapped over the seeds.
+
+    Each group (runs, n, h) runs its methods on the problem with n components and
+    heterogeneity h. Seed s runs on the problem and with the method keys of the sweep's
+    point s of a seed-only grid (point key fold_in(key(0), s), problem key fold_in(point key,
+    0)), so a deterministic trace reproduces `monotone.simulate` on that point update by
+    update. A group's problem and its constants are built once per seed for all its methods.
     """
 
-    def one(seed):
+    def one(seed: Array) -> dict[str, tuple]:
         key = jax.random.fold_in(jax.random.key(0), seed)
-        problem = monotone.random_cocoercive_linear(
-            jax.random.fold_in(key, 0), DIMENSION, n=n, condition=CONDITION, heterogeneity=h
-        )
         out = {}
-        for method, (updates, every) in runs.items():
-            t = monotone.trace(
-                problem, monotone.METHODS[method](), key, updates=updates, record_every=every
+        for runs, n, h in groups:
+            problem = monotone.random_cocoercive_linear(
+                jax.random.fold_in(key, 0), DIMENSION, n=n, condition=CONDITION, heterogeneity=h
             )
-            out[method] = (t.epochs, t.residual)
+            for method, (updates, every) in runs.items():
+                t = monotone.trace(
+                    problem, monotone.METHODS[method](), key, updates=updates, record_every=every
+                )
+                out[method] = (t.epochs, t.residual)
         return out
 
-    traces = jax.jit(jax.vmap(one))(jnp.arange(seeds))
-    return {m: (np.asarray(ep), np.asarray(res)) for m, (ep, res) in traces.items()}
+    return jax.vmap(one)
 
 
 def epochs_to_eps(epochs: np.ndarray, residual: np.ndarray, budget: float) -> np.ndarray:
@@ -105,17 +106,39 @@ def epochs_to_eps(epochs: np.ndarray, residual: np.ndarray, budget: float) -> np
     return np.where(hit.any(axis=1), epochs[np.arange(len(epochs)), first], np.nan)
 
 
-def deterministic(options: Options) -> tuple[xr.Dataset, dict[str, tuple]]:
-    """Epochs to eps of each deterministic method per seed, and its full trace.
+def traces_and_constants(
+    axes: dict[str, np.ndarray], options: Options
+) -> tuple[dict[str, tuple], np.ndarray]:
+    """Every method's trace per seed, and beta_avg on the (n, h) grid: one compilation.
 
-    F does not depend on (n, h), so one trace per seed (recorded at every update, over the
-    whole budget) gives the epochs to eps and the method's convergence curve at once.
+    F does not depend on (n, h), so a deterministic method runs once per seed on the
+    one-component problem, recorded at every update over the whole budget: that gives its
+    epochs to eps (`deterministic`) and its convergence curve at once. The variance-reduced
+    methods run at the largest n and the smallest h, recorded every 10 updates, long enough
+    for the curves (`convergence`).
     """
     budget = config("halpern", 1, options.quick).max_epochs
     lengths = {m: (math.ceil(budget / monotone.METHODS[m]().min_cost(1)), 1) for m in DETERMINISTIC}
-    traces = _seed_traces(lengths, 1, 0.0, options.seeds)
+    n, h = int(axes["n"].max()), float(axes["heterogeneity"].min())
+    reduced = {}
+    for method in TRACED[len(DETERMINISTIC) :]:
+        expected = {"vr_halpern": 2 * math.isqrt(n) + 4 * n / (math.sqrt(n) + 5)}.get(method, 3)
+        reduced[method] = (int(_curve_epochs(options)[-1] * n / expected * 1.3) // 10 * 10 + 10, 10)
+    run_traces = _seed_traces([(lengths, 1, 0.0), (reduced, n, h)])
+    sizes = integer_axis(axes, "n")
+    hs = jnp.asarray(axes["heterogeneity"])
+    traced, beta = jax.jit(lambda seeds: (run_traces(seeds), mean_cocoercivity(sizes, hs)))(
+        jnp.arange(options.seeds)
+    )
+    traced = {m: (np.asarray(ep), np.asarray(res)) for m, (ep, res) in traced.items()}
+    return traced, np.asarray(beta)
+
+
+def deterministic(traces: dict[str, tuple], options: Options) -> xr.Dataset:
+    """Epochs to eps of each deterministic method per seed, from its trace (`traces`)."""
+    budget = config("halpern", 1, options.quick).max_epochs
     runs = {m: ("seed", epochs_to_eps(*traces[m], budget)) for m in DETERMINISTIC}
-    return xr.Dataset(runs, coords={"seed": np.arange(options.seeds)}), traces
+    return xr.Dataset(runs, coords={"seed": np.arange(options.seeds)})
 
 
 def predicted_gain(n: np.ndarray, beta_avg: np.ndarray) -> np.ndarray:
@@ -124,39 +147,30 @@ def predicted_gain(n: np.ndarray, beta_avg: np.ndarray) -> np.ndarray:
     return n / per_update / beta_avg
 
 
-def mean_cocoercivity(axes: dict[str, np.ndarray]) -> np.ndarray:
-    """beta_avg of the seed-0 problem on the (n, heterogeneity) grid (one compilation)."""
+def mean_cocoercivity(sizes: np.ndarray, heterogeneity: Array) -> Array:
+    """beta_avg of the seed-0 problem on the (n, heterogeneity) grid (n padded to its largest)."""
     key = jax.random.fold_in(jax.random.key(0), 0)
 
-    def row(n: int):
-        return jax.vmap(
-            lambda h: monotone.random_cocoercive_linear(
-                key, DIMENSION, n=n, condition=CONDITION, heterogeneity=h
-            ).mean_cocoercivity()
+    def beta(n: Array, h: Array) -> Array:
+        problem = monotone.random_cocoercive_linear(
+            key, DIMENSION, n=n, size=int(sizes.max()), condition=CONDITION, heterogeneity=h
         )
+        return problem.mean_cocoercivity()
 
-    ns = [int(n) for n in axes["n"]]
-    betas = jax.jit(lambda h: jnp.stack([row(n)(h) for n in ns]))(
-        jnp.asarray(axes["heterogeneity"])
-    )
-    return np.asarray(betas)
+    return jax.vmap(jax.vmap(beta, (None, 0)), (0, None))(jnp.asarray(sizes), heterogeneity)
 
 
-def convergence(
-    axes: dict[str, np.ndarray], options: Options, det_traces: dict[str, tuple]
-) -> dict[str, np.ndarray]:
+def _curve_epochs(options: Options) -> np.ndarray:
+    return np.linspace(0, 400 if options.quick else 1000, 201)
+
+
+def convergence(traces: dict[str, tuple], options: Options) -> dict[str, np.ndarray]:
     """Residual on a common epochs grid for every method and seed (linear interpolation).
 
-    Variance-reduced methods run on the problems of `_seed_traces` at the largest n and the
-    smallest h; the deterministic curves are `deterministic`'s traces (the same F per seed).
+    Variance-reduced methods ran at the largest n and the smallest h, the deterministic ones
+    on the same F per seed (`traces`).
     """
-    n, h = int(axes["n"].max()), float(axes["heterogeneity"].min())
-    epochs = np.linspace(0, 400 if options.quick else 1000, 201)
-    lengths = {}
-    for method in TRACED[len(DETERMINISTIC) :]:
-        expected = {"vr_halpern": 2 * math.isqrt(n) + 4 * n / (math.sqrt(n) + 5)}.get(method, 3)
-        lengths[method] = (int(epochs[-1] * n / expected * 1.3) // 10 * 10 + 10, 10)
-    traces = {**det_traces, **_seed_traces(lengths, n, h, options.seeds)}
+    epochs = _curve_epochs(options)
     curves = {
         method: np.stack(
             [
@@ -190,9 +204,9 @@ def convergence_figure(curves: dict[str, np.ndarray], n: int, h: float, path) ->
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     with jax.enable_x64(True):
         vr = vr_sweep(axes, options)
-        det, det_traces = deterministic(options)
-        beta = mean_cocoercivity(axes)
-        curves = convergence(axes, options, det_traces)
+        traced, beta = traces_and_constants(axes, options)
+    det = deterministic(traced, options)
+    curves = convergence(traced, options)
     best = det.to_array("method").min("method")  # per seed
     best_name = str(det.to_array("method").mean("seed").idxmin("method").values)
     vr_epochs = vr["epochs"].where(vr["status"] == sweep.Status.OK)

@@ -128,7 +128,8 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     ds.attrs["gamma_estimator"] = law.estimator
     bends = end_slopes(B, lr_opt)
     if bends is not None:
-        for name, slope in zip(("gamma_at_smallest_B", "gamma_at_largest_B"), bends, strict=False):
+        names = ("gamma_at_smallest_B", "gamma_at_largest_B", "gamma_curvature")
+        for name, slope in zip(names, bends, strict=True):
             ds.attrs[name] = [slope.value, slope.low, slope.high]
     paths = save_both(ds, options.out, NAME)
     figure = _figure(mean, B, lr_opt, law, gamma, options)

@@ -19,3 +19,11 @@ def run_quick(name: str, out: Path, *extra: str) -> xr.Dataset:
     assert phase_diagram.main(argv) == 0
     assert (out / f"{name}.png").stat().st_size > 0
     return xr.load_dataset(out / f"{name}.nc")
+
+
+def run_default(name: str, out: Path, *extra: str) -> xr.Dataset:
+    """`python -m experiments.phase_diagram NAME --out OUT EXTRA...` (the full-size default
+    run); its `NAME.nc`."""
+    argv = [name, "--no-progress", "--out", str(out), *extra]
+    assert phase_diagram.main(argv) == 0
+    return xr.load_dataset(out / f"{name}.nc")

@@ -207,3 +207,50 @@ def test_a_size_that_never_varies_is_refused_as_not_identifiable():
         fit.fit_joint_law(np.full_like(N, 1e9), D, loss)
     with pytest.raises(ValueError, match=r"D takes 2 distinct value.*B, beta and E are not"):
         fit.fit_joint_law(N, np.where(np.arange(D.size) % 2, 1e10, 1e11), loss)
+
+
+SMALL_NO_E = {name: values for name, values in SMALL.items() if name != "e"}
+
+
+@pytest.mark.parametrize("E", [TRUE["E"], 0.0])
+def test_fixed_irreducible_loss_recovers_the_other_four_parameters(E):
+    # Noise-free data of the law with irreducible loss E (E = 0: two pure power laws, the
+    # e = -inf path): with E fixed at its true value the minimum is the truth, as in the
+    # free fit (same stopping rule, so the same 1e-6 margin).
+    N, D, _ = chinchilla_data(9, noise=0.0)
+    loss = E + TRUE["A"] / N ** TRUE["alpha"] + TRUE["B"] / D ** TRUE["beta"]
+    result = fit.fit_joint_law(
+        N, D, loss, starts=SMALL_NO_E, n_bootstrap=20, key=jax.random.key(0), E=E
+    )
+    assert bool(result.converged) and result.E_fixed and "e" not in result.law.params
+    np.testing.assert_allclose([result.A, result.B], [TRUE["A"], TRUE["B"]], rtol=1e-6)
+    np.testing.assert_allclose([result.alpha, result.beta], [0.34, 0.28], rtol=1e-6)
+    assert float(result.E) == E  # reported exactly, and its interval is the point
+    lower, upper = result.ci(0.95)
+    assert float(lower["E"]) == float(upper["E"]) == E
+    assert "(fixed)" in result.summary()
+
+
+def test_fixed_irreducible_loss_off_the_truth_moves_the_exponent_it_trades_against():
+    # E fixed below the truth leaves a constant that the power-law terms must absorb: the
+    # flattest term (beta = 0.28 < alpha) does so by flattening further, so beta falls.
+    N, D, loss = chinchilla_data(10, noise=0.0)
+    free = fit.fit_joint_law(N, D, loss, starts=SMALL)
+    low = fit.fit_joint_law(N, D, loss, starts=SMALL_NO_E, E=1.0)
+    assert float(low.beta) < float(free.beta) - 0.01
+    assert float(low.law.value) > float(free.law.value)  # and fits worse than the truth
+
+
+@pytest.mark.parametrize(
+    ("E", "starts", "match"),
+    [
+        (-0.1, None, r"E = -0.1: a fixed irreducible loss must lie in \[0, min\(loss\)\)"),
+        (np.nan, None, "must lie in"),
+        (1e3, None, r"must lie in \[0, min\(loss\)\) = \[0, "),
+        (0.5, SMALL, "starts must not hold 'e' when E is fixed"),
+    ],
+)
+def test_bad_fixed_irreducible_loss_is_refused(E, starts, match):
+    N, D, loss = chinchilla_data(11)
+    with pytest.raises(ValueError, match=match):
+        fit.fit_joint_law(N, D, loss, starts=starts, E=E)

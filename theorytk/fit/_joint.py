@@ -41,6 +41,13 @@ CHINCHILLA_STARTS = grid_starts(
     alpha=np.arange(0.0, 2.01, 0.5),
     beta=np.arange(0.0, 2.01, 0.5),
 )
+# The same grid without e, for a fit with E fixed: 6 x 6 x 5 x 5 = 900 starts.
+FIXED_E_STARTS = grid_starts(
+    a=np.arange(0.0, 26.0, 5.0),
+    b=np.arange(0.0, 26.0, 5.0),
+    alpha=np.arange(0.0, 2.01, 0.5),
+    beta=np.arange(0.0, 2.01, 0.5),
+)
 
 
 def joint_log_law(theta: dict[str, Array], x: Float[Array, "m 2"]) -> Float[Array, " m"]:
@@ -53,6 +60,15 @@ def joint_log_law(theta: dict[str, Array], x: Float[Array, "m 2"]) -> Float[Arra
         ]
     )
     return jax.scipy.special.logsumexp(terms, axis=0)
+
+
+class FixedELaw(eqx.Module):
+    """`joint_log_law` with e = log E held at a stated value (E = 0: e = -inf, no constant)."""
+
+    e: float = eqx.field(static=True)
+
+    def __call__(self, theta: dict[str, Array], x: Float[Array, "m 2"]) -> Float[Array, " m"]:
+        return joint_log_law({**theta, "e": jnp.asarray(self.e, x.dtype)}, x)
 
 
 def natural(theta: dict[str, Array]) -> dict[str, Array]:
@@ -84,7 +100,9 @@ class JointLawFit(eqx.Module):
             (NaN where a resample did not converge), or None.
         converged: whether any start converged; converged_fraction: the fraction that did.
         result: `optx.RESULTS` code of the kept start.
-        law: the underlying `LawFit` (log-space parameters a, b, e, alpha, beta).
+        law: the underlying `LawFit` (log-space parameters a, b, e, alpha, beta; without e
+            when E was fixed).
+        E_fixed: whether E was fixed by the caller (a prior) rather than fitted.
     """
 
     E: Float[Array, ""]
@@ -101,6 +119,7 @@ class JointLawFit(eqx.Module):
     converged_fraction: Float[Array, ""]
     result: optx.RESULTS
     law: LawFit
+    E_fixed: bool = eqx.field(static=True, default=False)
 
     @property
     def params(self) -> dict[str, Float[Array, ""]]:
@@ -157,7 +176,9 @@ class JointLawFit(eqx.Module):
         lower, upper = self.ci(level) if self.samples is not None else (None, None)
         for name in PARAMETERS + DERIVED:
             row = f"  {name:>6} = {float(getattr(self, name)):.6g}"
-            if lower is not None:
+            if name == "E" and self.E_fixed:
+                row += "  (fixed)"
+            elif lower is not None:
                 row += (
                     f"  (se {float(self.stderr[name]):.3g}, {level:.0%} CI "
                     f"[{float(lower[name]):.6g}, {float(upper[name]):.6g}])"
@@ -192,6 +213,7 @@ def fit_joint_law(
     starts: dict[str, ArrayLike] | None = None,
     max_steps: int = 300,
     pool_size: int | None = POOL_SIZE,
+    E: float | None = None,
 ) -> JointLawFit:
     """Fit L(N, D) = E + A / N^alpha + B / D^beta from 4,500 starts at once, with bootstrap.
 
@@ -218,6 +240,11 @@ def fit_joint_law(
         max_steps: iteration budget per solve.
         pool_size: lanes of the refilled pool the starts run in (None: one vmapped solve of
             all starts); see `fit_law`.
+        E: None (default) fits the irreducible loss. A number in [0, min(loss)) fixes it
+            instead: a stated prior, for data that do not identify E (e.g. a fit that drives
+            E to its bound 0 while A and alpha trade off against it). Then a, b, alpha, beta
+            are fitted from the grid above without e (900 starts; `starts` without "e"), the
+            bootstrap is conditional on that E, and E's interval is the point E.
 
     Returns:
         A `JointLawFit`; if no start converged, `converged` is False and the estimates NaN.
@@ -225,8 +252,9 @@ def fit_joint_law(
     Raises:
         ValueError: N, D or loss non-positive, non-finite, of different shapes or not 1-D;
             fewer than 6 points; N or D with fewer than 3 distinct values (then A, alpha or
-            B, beta and E are not identifiable: only E + A / N^alpha at each N is); other bad
-            options (see `fit_law`). Needs concrete data (no jit).
+            B, beta and E are not identifiable: only E + A / N^alpha at each N is); E outside
+            [0, min(loss)) or with starts holding "e"; other bad options (see `fit_law`).
+            Needs concrete data (no jit).
     """
     arrays = {"N": np.asarray(N), "D": np.asarray(D), "loss": np.asarray(loss)}
     for name, arr in arrays.items():
@@ -247,12 +275,15 @@ def fit_joint_law(
                 f"{name} at >= 3 distinct values); vary {name}, or fit the loss against the "
                 "other variable alone"
             )
+    law, default_starts = joint_log_law, CHINCHILLA_STARTS
+    if E is not None:
+        law, default_starts = FixedELaw(_fixed_e(E, arrays["loss"], starts)), FIXED_E_STARTS
     x = np.stack([np.log(arrays["N"]), np.log(arrays["D"])], axis=1)
     fit = fit_law(
-        joint_log_law,
+        law,
         x,
         arrays["loss"],
-        CHINCHILLA_STARTS if starts is None else starts,
+        default_starts if starts is None else starts,
         objective=objective,
         law_is_log=True,
         solver=solver,
@@ -262,16 +293,32 @@ def fit_joint_law(
         max_steps=max_steps,
         pool_size=pool_size,
     )
-    return _joint_result(fit)
+    return _joint_result(fit, None if E is None else law.e)
+
+
+def _fixed_e(E: float, loss: np.ndarray, starts: dict[str, ArrayLike] | None) -> float:
+    """log E for a fixed irreducible loss E in [0, min(loss)) (-inf for E = 0)."""
+    least = float(np.min(loss)) if loss.size else np.inf
+    if not (np.isfinite(E) and 0 <= E < least):
+        raise ValueError(
+            f"E = {E!r}: a fixed irreducible loss must lie in [0, min(loss)) = [0, {least:.6g})"
+        )
+    if starts is not None and "e" in starts:
+        raise ValueError("starts must not hold 'e' when E is fixed (e = log E is not fitted)")
+    return float(np.log(E)) if E > 0 else -np.inf
 
 
 def _bad(arr: np.ndarray) -> list[int]:
     return np.flatnonzero(~np.isfinite(arr))[:5].tolist()
 
 
-def _joint_result(fit: LawFit) -> JointLawFit:
-    point = natural(fit.params)
-    samples = None if fit.samples is None else natural(fit.samples)
+def _joint_result(fit: LawFit, e: float | None = None) -> JointLawFit:
+    params, samples = fit.params, fit.samples
+    if e is not None:  # E fixed: its log enters every estimate as a constant
+        params = {**params, "e": jnp.full_like(params["a"], e)}
+        samples = None if samples is None else {**samples, "e": jnp.full_like(samples["a"], e)}
+    point = natural(params)
+    samples = None if samples is None else natural(samples)
     stderr: dict[str, Any] = (
         {} if samples is None else {k: jnp.nanstd(v, ddof=1) for k, v in samples.items()}
     )
@@ -283,4 +330,5 @@ def _joint_result(fit: LawFit) -> JointLawFit:
         converged_fraction=fit.converged_fraction,
         result=fit.result,
         law=fit,
+        E_fixed=e is not None,
     )

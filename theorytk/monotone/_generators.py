@@ -2,6 +2,13 @@
 
 Traced parameters (heterogeneity, conditioning) are allowed, so a sweep can vary them; sizes are
 static. Concrete bad values raise ValueError before anything is traced.
+
+Padding: the random linear families take `size` >= n, the components to store. They draw
+every random number of the n = size problem and sum its first n components
+(`LinearProblem.active`), so n may then be traced and problems with different n share one
+shape and one compilation. Threefry draws depend on an element's position only, so the first n
+components are drawn as for n alone: the padded problem is the n-component one up to the
+float rounding of its means over the components.
 """
 
 from __future__ import annotations
@@ -9,11 +16,19 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, ArrayLike
+from jaxtyping import Array, ArrayLike, Int
 
 from .._validation import check_scalar, is_concrete
 from ._constraints import SimplexProduct
-from ._problems import LinearProblem, PairSplitProblem, check_size, game_matrix, spectral_norm
+from ._problems import (
+    LinearProblem,
+    PairSplitProblem,
+    check_active,
+    check_size,
+    game_matrix,
+    masked_mean,
+    spectral_norm,
+)
 
 
 def policeman_burglar(
@@ -94,7 +109,13 @@ def authors_quadratic(n: int = 200) -> PairSplitProblem:
 
 
 def random_monotone_linear(
-    key: Array, d: int, *, n: int = 1, skew: ArrayLike = 1.0, heterogeneity: ArrayLike = 0.0
+    key: Array,
+    d: int,
+    *,
+    n: int | Int[ArrayLike, ""] = 1,
+    skew: ArrayLike = 1.0,
+    heterogeneity: ArrayLike = 0.0,
+    size: int | None = None,
 ) -> LinearProblem:
     """F(z) = M z + b with M = PSD + skew-symmetric, ||M||_2 = 1, and a known solution z*.
 
@@ -106,12 +127,13 @@ def random_monotone_linear(
     Args:
         key: PRNG key.
         d: dimension, static.
-        n: number of components, static.
+        n: number of components: static, or traced with `size` (padding: module docstring).
         skew: weight of the skew-symmetric part, >= 0.
         heterogeneity: component spread, >= 0.
+        size: components stored, >= n (static; default n).
     """
     check_size("d", d)
-    check_size("n", n)
+    size = _stored(n, size)
     check_scalar("skew", skew, ">= 0", lambda s: s >= 0)
     check_scalar("heterogeneity", heterogeneity, ">= 0", lambda s: s >= 0)
     k_g, k_k, k_z, k_c = jax.random.split(key, 4)
@@ -119,16 +141,17 @@ def random_monotone_linear(
     k = jax.random.normal(k_k, (d, d))
     m = g @ g.T / d + skew * (k - k.T) / 2
     m = m / spectral_norm(m)
-    return _with_components(k_c, m, jax.random.normal(k_z, (d,)), n, heterogeneity)
+    return _with_components(k_c, m, jax.random.normal(k_z, (d,)), n, size, heterogeneity)
 
 
 def random_cocoercive_linear(
     key: Array,
     d: int,
     *,
-    n: int = 1,
+    n: int | Int[ArrayLike, ""] = 1,
     condition: ArrayLike = 10.0,
     heterogeneity: ArrayLike = 0.0,
+    size: int | None = None,
 ) -> LinearProblem:
     """F(z) = M z + b with M symmetric positive definite (the gradient of a convex quadratic).
 
@@ -142,12 +165,13 @@ def random_cocoercive_linear(
     Args:
         key: PRNG key.
         d: dimension, static.
-        n: number of components, static.
+        n: number of components: static, or traced with `size` (padding: module docstring).
         condition: lambda_max / lambda_min >= 1.
         heterogeneity: component spread, >= 0.
+        size: components stored, >= n (static; default n).
     """
     check_size("d", d)
-    check_size("n", n)
+    size = _stored(n, size)
     check_scalar("condition", condition, ">= 1", lambda c: c >= 1)
     check_scalar("heterogeneity", heterogeneity, ">= 0", lambda s: s >= 0)
     k_q, k_z, k_c = jax.random.split(key, 3)
@@ -155,7 +179,14 @@ def random_cocoercive_linear(
     lam = jnp.asarray(condition, float) ** -jnp.linspace(1.0, 0.0, d)
     root = (q * jnp.sqrt(lam)) @ q.T
     return _with_components(
-        k_c, root @ root, jax.random.normal(k_z, (d,)), n, heterogeneity, sym=True, metric=root
+        k_c,
+        root @ root,
+        jax.random.normal(k_z, (d,)),
+        n,
+        size,
+        heterogeneity,
+        sym=True,
+        metric=root,
     )
 
 
@@ -163,9 +194,10 @@ def finite_sum_minmax(
     key: Array,
     d: int,
     *,
-    n: int,
+    n: int | Int[ArrayLike, ""],
     condition: ArrayLike = 10.0,
     heterogeneity: ArrayLike = 0.0,
+    size: int | None = None,
 ) -> LinearProblem:
     """A finite-sum quadratic min-max problem min_x max_y with controlled heterogeneity.
 
@@ -178,12 +210,13 @@ def finite_sum_minmax(
     Args:
         key: PRNG key.
         d: size of x and of y, static.
-        n: number of components, static.
+        n: number of components: static, or traced with `size` (padding: module docstring).
         condition: eigenvalue spread of P and Q, >= 1.
         heterogeneity: component spread, >= 0.
+        size: components stored, >= n (static; default n).
     """
     check_size("d", d)
-    check_size("n", n)
+    size = _stored(n, size)
     check_scalar("condition", condition, ">= 1", lambda c: c >= 1)
     check_scalar("heterogeneity", heterogeneity, ">= 0", lambda s: s >= 0)
     k_p, k_q, k_k, k_z, k_c = jax.random.split(key, 5)
@@ -192,7 +225,9 @@ def finite_sum_minmax(
     k = jax.random.normal(k_k, (d, d))
     k = k / (2 * spectral_norm(k))
     m = jnp.block([[p, k], [-k.T, q]])
-    return _with_components(k_c, m, jax.random.normal(k_z, (2 * d,)), n, heterogeneity, minmax=d)
+    return _with_components(
+        k_c, m, jax.random.normal(k_z, (2 * d,)), n, size, heterogeneity, minmax=d
+    )
 
 
 def _rotated(key: Array, eigenvalues: Array) -> Array:
@@ -202,11 +237,22 @@ def _rotated(key: Array, eigenvalues: Array) -> Array:
     return (q * eigenvalues) @ q.T
 
 
+def _stored(n: int | Int[ArrayLike, ""], size: int | None) -> int:
+    """The number of components to store: `size`, or n (which must then be static)."""
+    if size is None:
+        check_size("n", n)
+        return n
+    check_size("size", size)
+    check_active(n, size)
+    return size
+
+
 def _with_components(
     key: Array,
     m: Array,
     solution: Array,
-    n: int,
+    n: int | Int[ArrayLike, ""],
+    size: int,
     heterogeneity: ArrayLike,
     *,
     sym: bool = False,
@@ -215,13 +261,14 @@ def _with_components(
 ) -> LinearProblem:
     """Components M + h (E_i - mean E), b + h (e_i - mean e) around F(z) = M (z - z*).
 
-    E_i Gaussian (entries N(0, 1/d)), symmetrised if `sym`, given the min-max block structure
+    `size` components are drawn, the first n are summed (the means run over them). E_i
+    Gaussian (entries N(0, 1/d)), symmetrised if `sym`, given the min-max block structure
     (symmetric diagonal blocks, skew off-diagonal) if `minmax` = size of x, and sandwiched as
     metric E_i metric if `metric` is given.
     """
     d = m.shape[0]
     k_m, k_b = jax.random.split(key)
-    e = jax.random.normal(k_m, (n, d, d)) / jnp.sqrt(d)
+    e = jax.random.normal(k_m, (size, d, d)) / jnp.sqrt(d)
     if sym:
         e = (e + jnp.swapaxes(e, 1, 2)) / jnp.sqrt(2.0)
     if minmax is not None:
@@ -237,8 +284,13 @@ def _with_components(
         )
     if metric is not None:
         e = metric @ e @ metric
-    offsets = jax.random.normal(k_b, (n, d))
+    offsets = jax.random.normal(k_b, (size, d))
     h = jnp.asarray(heterogeneity, m.dtype)
-    matrices = m + h * (e - jnp.mean(e, axis=0))
-    b = -m @ solution
-    return LinearProblem(matrices, b + h * (offsets - jnp.mean(offsets, axis=0)), solution=solution)
+    if isinstance(n, int | np.integer) and n == size:
+        matrices = m + h * (e - jnp.mean(e, axis=0))
+        offsets = offsets - jnp.mean(offsets, axis=0)
+        return LinearProblem(matrices, -m @ solution + h * offsets, solution=solution)
+    matrices = m + h * (e - masked_mean(e, n))
+    offsets = offsets - masked_mean(offsets, n)
+    active = jnp.asarray(n, jnp.int32)
+    return LinearProblem(matrices, -m @ solution + h * offsets, solution=solution, active=active)

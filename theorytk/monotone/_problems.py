@@ -19,7 +19,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Int
 
 from .._validation import check_integer, is_concrete
 from ._constraints import Constraint, Unconstrained
@@ -51,9 +51,14 @@ class AffineProblem(eqx.Module):
         residual_step: float
 
     @property
-    def n(self) -> int:
-        """Number of components."""
+    def n(self) -> int | Int[Array, ""]:
+        """Number of components in the sum (a traced integer when a padded size is swept)."""
         raise NotImplementedError
+
+    @property
+    def size(self) -> int:
+        """Components stored (static): `n`, or more when the problem is padded."""
+        return self.n
 
     @property
     def dim(self) -> int:
@@ -61,7 +66,7 @@ class AffineProblem(eqx.Module):
         return self.matrix.shape[0]
 
     @property
-    def matrix(self) -> Float[Array, "d d"]:
+    def matrix(self) -> Array:
         """B of F(z) = B z + c."""
         raise NotImplementedError
 
@@ -74,7 +79,7 @@ class AffineProblem(eqx.Module):
         """F_i(z), with F = (1/n) sum_i F_i."""
         raise NotImplementedError
 
-    def mean_square_gram(self) -> Float[Array, "d d"]:
+    def mean_square_gram(self) -> Array:
         """(1/n) sum_i J_i^T J_i: its top eigenvalue is the mean-square Lipschitz constant^2."""
         raise NotImplementedError
 
@@ -82,9 +87,21 @@ class AffineProblem(eqx.Module):
         """F(z) = B z + c (one full evaluation: n component oracle calls)."""
         return self.matrix @ z + self.offset
 
-    def batch(self, indices: Int[Array, " b"], z: Float[Array, " d"]) -> Float[Array, " d"]:
-        """(1/b) sum_{i in indices} F_i(z) (b component oracle calls)."""
-        return jnp.mean(jax.vmap(self.component, in_axes=(0, None))(indices, z), axis=0)
+    def batch(
+        self,
+        indices: Int[Array, " b"],
+        z: Float[Array, " d"],
+        used: Int[ArrayLike, ""] | None = None,
+    ) -> Float[Array, " d"]:
+        """(1/b) sum_{i in indices} F_i(z) (b component oracle calls).
+
+        With `used`, only the first `used` indices count (b = used, may be traced): a batch
+        whose size is padded to `len(indices)`.
+        """
+        values = jax.vmap(self.component, in_axes=(0, None))(indices, z)
+        if used is None:
+            return jnp.mean(values, axis=0)
+        return masked_mean(values, used)
 
     def project(self, z: Float[Array, " d"]) -> Float[Array, " d"]:
         """The projection onto the constraint set (the resolvent of its normal cone)."""
@@ -173,22 +190,35 @@ def _cocoercivity(b: Float[Array, "d d"], gram: Float[Array, "d d"]) -> Float[Ar
     return jnp.where(leak > 1e-9 * jnp.maximum(jnp.abs(rotated).max(), 1e-300), jnp.inf, beta)
 
 
+def masked_mean(values: Float[Array, "m ..."], count: Int[ArrayLike, ""]) -> Array:
+    """The mean of the first `count` rows of `values` (the others are padding, never read)."""
+    used = (jnp.arange(values.shape[0]) < count).reshape((-1,) + (1,) * (values.ndim - 1))
+    return jnp.sum(jnp.where(used, values, 0.0), axis=0) / jnp.asarray(count, values.dtype)
+
+
 class LinearProblem(AffineProblem):
     """Components F_i(z) = M_i z + b_i, F = (1/n) sum_i F_i; an optional constraint set.
 
+    Padding: with `active`, only the first `active` stored components are in the sum (n =
+    active, which may be traced, so problems with different n share one shape and one
+    compiled program); the others are never read.
+
     Args:
-        matrices: `Float[Array, "n d d"]` the M_i.
-        offsets: `Float[Array, "n d"]` the b_i.
+        matrices: `Float[Array, "size d d"]` the M_i.
+        offsets: `Float[Array, "size d"]` the b_i.
         constraint: the set C (default R^d).
         solution: a known solution z* of 0 in F(z*) + N_C(z*), if any (for tests).
         residual_step: eta of the fixed-point residual when constrained.
+        active: n, the number of components in the sum, 1 <= n <= size (default: all);
+            an integer scalar, may be traced.
     """
 
-    matrices: Float[Array, "n d d"]
-    offsets: Float[Array, "n d"]
+    matrices: Float[Array, "size d d"]
+    offsets: Float[Array, "size d"]
     constraint: Constraint = Unconstrained()
     solution: Array | None = None
     residual_step: float = eqx.field(static=True, default=1.0)
+    active: Int[Array, ""] | None = None
 
     def __check_init__(self) -> None:
         if self.matrices.ndim != 3 or self.offsets.shape != self.matrices.shape[:2]:
@@ -196,30 +226,43 @@ class LinearProblem(AffineProblem):
                 f"LinearProblem needs matrices (n, d, d) and offsets (n, d), got "
                 f"{self.matrices.shape} and {self.offsets.shape}"
             )
+        if self.active is not None:
+            check_active(self.active, self.size)
         self._check()
 
     @property
-    def n(self) -> int:
-        """Number of components."""
+    def n(self) -> int | Int[Array, ""]:
+        """Number of components in the sum: `active`, or all that are stored."""
+        return self.size if self.active is None else self.active
+
+    @property
+    def size(self) -> int:
+        """Components stored (static)."""
         return self.matrices.shape[0]
 
     @property
-    def matrix(self) -> Float[Array, "d d"]:
+    def matrix(self) -> Array:
         """B = mean_i M_i."""
-        return jnp.mean(self.matrices, axis=0)
+        if self.active is None:
+            return jnp.mean(self.matrices, axis=0)
+        return masked_mean(self.matrices, self.active)
 
     @property
     def offset(self) -> Float[Array, " d"]:
         """c = mean_i b_i."""
-        return jnp.mean(self.offsets, axis=0)
+        if self.active is None:
+            return jnp.mean(self.offsets, axis=0)
+        return masked_mean(self.offsets, self.active)
 
     def component(self, i: Int[Array, ""], z: Float[Array, " d"]) -> Float[Array, " d"]:
         """F_i(z) = M_i z + b_i."""
         return self.matrices[i] @ z + self.offsets[i]
 
-    def mean_square_gram(self) -> Float[Array, "d d"]:
+    def mean_square_gram(self) -> Array:
         """(1/n) sum_i M_i^T M_i."""
-        return jnp.einsum("nji,njk->ik", self.matrices, self.matrices) / self.n
+        if self.active is None:
+            return jnp.einsum("nji,njk->ik", self.matrices, self.matrices) / self.n
+        return masked_mean(jnp.einsum("nji,njk->nik", self.matrices, self.matrices), self.active)
 
 
 class PairSplitProblem(AffineProblem):
@@ -257,7 +300,7 @@ class PairSplitProblem(AffineProblem):
         return self.full.shape[0] // 2
 
     @property
-    def matrix(self) -> Float[Array, "d d"]:
+    def matrix(self) -> Array:
         """B."""
         return self.full
 
@@ -271,7 +314,7 @@ class PairSplitProblem(AffineProblem):
         m = self.n
         return m * (self.full[:, i] * z[i] + self.full[:, m + i] * z[m + i]) + self.shift
 
-    def mean_square_gram(self) -> Float[Array, "d d"]:
+    def mean_square_gram(self) -> Array:
         """m (B^T B restricted to the pairs {i, m + i}), block diagonal over the pairs."""
         m = self.n
         index = jnp.arange(2 * m) % m
@@ -297,3 +340,15 @@ def game_matrix(a: Float[Array, "m m"]) -> Float[Array, "2m 2m"]:
 def check_size(label: str, value: int) -> None:
     """ValueError unless `value` is an integer >= 1 (a static size)."""
     check_integer(label, value)
+
+
+def check_active(active: Int[ArrayLike, ""], size: int) -> None:
+    """ValueError unless `active` is an integer scalar, concrete ones in [1, size]."""
+    dtype = getattr(active, "dtype", None)
+    integral = isinstance(active, int | np.integer) or (
+        dtype is not None and jnp.issubdtype(dtype, jnp.integer)
+    )
+    if isinstance(active, bool) or not integral or np.ndim(active) != 0:
+        raise ValueError(f"the number of components n must be an integer scalar, got {active!r}")
+    if is_concrete(active) and not 1 <= int(active) <= size:
+        raise ValueError(f"n must be in [1, {size}] (the components stored), got {int(active)}")

@@ -95,9 +95,10 @@ def solve_loop(
     metrics (`gap` for games) and `status` (OK, BUDGET, DIVERGED).
 
     Args:
-        make_problem: `(params, key) -> problem` with `problem.n == n`.
+        make_problem: `(params, key) -> problem` with `problem.size == n` (its `problem.n`
+            components, n or fewer when padded, set the oracle budget).
         make_method: `params -> Method`.
-        n: the number of components (static: sets the step budget).
+        n: the number of components stored (static: sets the step budget).
         eps: the residual tolerance, > 0.
         max_epochs: the oracle budget in epochs (units of n calls), > 0.
         segment: steps per scan segment (a cost knob).
@@ -112,7 +113,7 @@ def solve_loop(
         problem = make_problem(params, jax.random.fold_in(key, 0))
         z0 = start_point(problem)
         state = make_method(params).init(problem, z0)
-        budget = jnp.asarray(max_epochs * n)
+        budget = jnp.asarray(max_epochs * problem.n)
         data = RunData(
             problem, key, jnp.asarray(eps), budget, problem.residual(z0), jnp.asarray(True)
         )
@@ -190,7 +191,7 @@ def solve(
     """
     check_scalar("eps", eps, "> 0", lambda e: e > 0)
     check_scalar("max_epochs", max_epochs, "> 0", lambda e: e > 0)
-    check_budget(method, problem.n, max_epochs)
+    check_budget(method, problem.size, max_epochs)
     check_start(problem, z0)
     return _solve(problem, method, key, eps, max_epochs, z0)
 
@@ -208,7 +209,7 @@ def _solve(
     loop = solve_loop(
         lambda params, key: problem,
         lambda params: method,
-        n=problem.n,
+        n=problem.size,
         eps=eps,
         max_epochs=max_epochs,
     )
@@ -260,10 +261,11 @@ def trace(
     check_integer("updates", updates, least=0)
     if updates % record_every:
         raise ValueError(f"updates ({updates}) must be a multiple of record_every ({record_every})")
-    largest = (COUNT_LIMIT - method.max_cost(problem.n)) // max(method.max_cost(problem.n), 1)
+    most = method.max_cost(problem.size)
+    largest = (COUNT_LIMIT - most) // max(most, 1)
     if updates > largest:
         raise ValueError(
-            f"updates must be <= {largest} for this method at n = {problem.n} (oracle calls "
+            f"updates must be <= {largest} for this method at n = {problem.size} (oracle calls "
             f"are counted in int32, at most {COUNT_LIMIT}), got {updates}"
         )
     check_start(problem, z0)

@@ -25,12 +25,20 @@ from ._run import check_budget, run_metrics, solve_loop
 from ._vr_halpern import inexact_vr_halpern, vr_halpern
 
 
+def _components(params: Mapping[str, Any], config: RunConfig) -> dict[str, Any]:
+    """n (and the components stored) of a random family: params["n"] padded to config.n."""
+    if "n" not in params:
+        return {"n": config.n}
+    n = jnp.clip(jnp.asarray(params["n"]), 1, config.n).astype(jnp.int32)  # INVALID if not
+    return {"n": n, "size": config.n}
+
+
 def _family(generator: Callable[..., AffineProblem]) -> Callable[..., AffineProblem]:
     def make(params: Mapping[str, Any], key: Array, config: RunConfig) -> AffineProblem:
         return generator(
             key,
             config.d,
-            n=config.n,
+            **_components(params, config),
             condition=params.get("condition", config.condition),
             heterogeneity=params.get("heterogeneity", config.heterogeneity),
         )
@@ -40,18 +48,36 @@ def _family(generator: Callable[..., AffineProblem]) -> Callable[..., AffineProb
 
 def _monotone(params: Mapping[str, Any], key: Array, config: RunConfig) -> AffineProblem:
     heterogeneity = params.get("heterogeneity", config.heterogeneity)
-    return random_monotone_linear(key, config.d, n=config.n, heterogeneity=heterogeneity)
+    return random_monotone_linear(
+        key, config.d, **_components(params, config), heterogeneity=heterogeneity
+    )
 
 
+def _fixed(make: Callable[[Array, RunConfig], AffineProblem]) -> Callable[..., AffineProblem]:
+    """A family whose n sets its matrices: params["n"] is refused."""
+
+    def family(params: Mapping[str, Any], key: Array, config: RunConfig) -> AffineProblem:
+        if "n" in params:
+            raise ValueError(
+                f"params n (a padded number of components) applies to the random linear "
+                f"families {sorted(PADDED)}, not to {config.problem!r}; sweep config.n instead"
+            )
+        return make(key, config)
+
+    return family
+
+
+PADDED = ("cocoercive", "minmax", "monotone")
 PROBLEMS: dict[str, Callable[[Mapping[str, Any], Array, Any], AffineProblem]] = {
     "cocoercive": _family(random_cocoercive_linear),
     "minmax": _family(finite_sum_minmax),
     "monotone": _monotone,
-    "policeman_burglar": lambda params, key, config: policeman_burglar(key, config.n),
-    "random_game": lambda params, key, config: random_matrix_game(key, config.n),
-    "authors_quadratic": lambda params, key, config: authors_quadratic(config.n),
+    "policeman_burglar": _fixed(lambda key, config: policeman_burglar(key, config.n)),
+    "random_game": _fixed(lambda key, config: random_matrix_game(key, config.n)),
+    "authors_quadratic": _fixed(lambda key, config: authors_quadratic(config.n)),
 }
-"""Problem families by name: `make(params, key, config) -> problem` with config.n components."""
+"""Problem families by name: `make(params, key, config) -> problem` with config.n components
+(for the random linear families, params["n"] <= config.n of them, padded to config.n)."""
 
 METHODS: dict[str, Callable[..., Method]] = {
     "halpern": halpern,
@@ -73,7 +99,9 @@ class RunConfig(eqx.Module):
     Args:
         problem: a key of `PROBLEMS`.
         method: a key of `METHODS`.
-        n: number of components.
+        n: number of components; with params["n"] (the families in `PADDED`), the components
+            stored, of which the first params["n"] are summed (pad and mask: one compilation
+            for every n up to config.n).
         d: dimension parameter of the random families (x and y each have d for "minmax").
         eps: residual tolerance, > 0.
         max_epochs: oracle budget in epochs (n calls each), > 0.
@@ -105,6 +133,7 @@ class RunConfig(eqx.Module):
 
 
 DOMAIN = {
+    "n": sweep.POSITIVE_INTEGER,
     "heterogeneity": sweep.NONNEGATIVE,
     "step_scale": sweep.POSITIVE,
     "condition": sweep.Constraint(">= 1", lambda v: v >= 1),
@@ -115,8 +144,8 @@ DOMAIN = {
 def make_loop(config: RunConfig) -> sweep.Loop:
     """The `sweep.Loop` of `simulate` for this configuration.
 
-    A point whose traced params lie outside `DOMAIN` stops at once with NaN metrics and
-    status INVALID.
+    A point whose traced params lie outside `DOMAIN`, or with params["n"] > config.n, stops at
+    once with NaN metrics and status INVALID.
     """
 
     def make_problem(params: Mapping[str, Any], key: Array) -> AffineProblem:
@@ -131,7 +160,8 @@ def make_loop(config: RunConfig) -> sweep.Loop:
 
     def init(params: Mapping[str, Any], key: Array) -> tuple[Any, Any]:
         data, state = loop.init(params, key)
-        return data._replace(valid=sweep.valid_params(DOMAIN, params)), state
+        valid = sweep.valid_params(DOMAIN, params) & (params.get("n", config.n) <= config.n)
+        return data._replace(valid=valid), state
 
     def finish(data: Any, result: sweep.LoopResult) -> dict[str, Array]:
         metrics = run_metrics(data, result.state)
@@ -155,7 +185,10 @@ def simulate(params: Mapping[str, ArrayLike], key: Array, *, config: RunConfig) 
 
     Args:
         params: optional "heterogeneity" (>= 0), "condition" (>= 1) for the random families,
-            "step_scale" (> 0, multiplies the method's default step); scalars, may be traced.
+            "step_scale" (> 0, multiplies the method's default step), and "n" (an integer in
+            [1, config.n]: the components of a random linear family, padded to config.n, so
+            a sweep over n compiles once and each point equals the run at config.n = n up to
+            float rounding); scalars, may be traced.
         key: PRNG key (problem and sampling).
         config: the static run description.
 

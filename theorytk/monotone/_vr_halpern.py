@@ -12,7 +12,8 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike
+import numpy as np
+from jaxtyping import Array, ArrayLike, Int
 
 from ._methods import Method, _count, _inverse, _scaled
 from ._problems import AffineProblem
@@ -30,16 +31,59 @@ class VRHalpernState(NamedTuple):
     step: Array
 
 
-def batch_size(n: int) -> int:
-    """The mini-batch of Algorithm 1: floor(sqrt(n)) components, at least 1 (authors' code)."""
-    return max(1, math.isqrt(n))
+def batch_size(n: int | Int[Array, ""]) -> int | Int[Array, ""]:
+    """The mini-batch of Algorithm 1: floor(sqrt(n)) components, at least 1 (authors' code).
+
+    A traced n (a padded problem) gives a traced int32 batch size.
+    """
+    if isinstance(n, int | np.integer):
+        return max(1, math.isqrt(n))
+    n = jnp.asarray(n, jnp.int32)
+    root = jnp.floor(jnp.sqrt(n.astype(float))).astype(jnp.int32)
+    root = root - (root * root > n) + ((root + 1) * (root + 1) <= n)  # exact isqrt
+    return jnp.maximum(root, 1)
 
 
-def refresh_probability(k: Array, n: int) -> Array:
+def refresh_probability(k: Array, n: int | Int[Array, ""]) -> Array:
     """p_k of Algorithm 1: 1 for k <= 1, 4/(k+4) while k <= sqrt(n) + 1, then 4/(sqrt(n)+5)."""
     k = jnp.asarray(k, float)
-    root = math.sqrt(n)
+    root = _sqrt(n, k.dtype)
     return jnp.where(k <= 1, 1.0, jnp.where(k <= root + 1, 4.0 / (k + 4.0), 4.0 / (root + 5.0)))
+
+
+def _sqrt(n: int | Int[Array, ""], dtype: jnp.dtype) -> float | Array:
+    """sqrt(n): a Python float for a static n, else in `dtype`."""
+    return math.sqrt(n) if isinstance(n, int | np.integer) else jnp.sqrt(jnp.asarray(n, dtype))
+
+
+_UINT32_MAX = int(np.iinfo(np.uint32).max)
+
+
+def sample_batch(
+    key: Array, n: int | Int[Array, ""], draws: int, size: int
+) -> Int[Array, " draws"]:
+    """The first `draws` entries of a uniformly random permutation of range(n), n <= size.
+
+    What `jax.random.choice(key, n, (draws,), replace=False)` draws, for an n that may be
+    traced (a padded problem): `jax.random.permutation`'s rounds of a stable sort by fresh
+    32-bit keys (3 ln(n) / ln(2^32 - 1) rounds, rounded up), run on range(size) with the
+    largest key at positions >= n, so those sort last and the first n positions hold the
+    permutation of range(n) that n alone gives (threefry keys depend on the position only).
+    Entries past n (when draws > n) are padding.
+    """
+    order = jnp.arange(size)
+    padded = jnp.arange(size) >= n
+    for r in range(_rounds(size)):
+        key, subkey = jax.random.split(key)
+        bits = jnp.where(padded, _UINT32_MAX, jax.random.bits(subkey, (size,), jnp.uint32))
+        shuffled = jax.lax.sort_key_val(bits, order)[1]
+        order = jnp.where(n > _UINT32_MAX ** (r / 3), shuffled, order)  # round r of n's
+    return order[:draws]
+
+
+def _rounds(n: int) -> int:
+    """The sorting rounds of `jax.random.permutation` of n elements (its uniqueness heuristic)."""
+    return int(np.ceil(3 * np.log(max(1, n)) / np.log(_UINT32_MAX)))
 
 
 def vr_halpern(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) -> Method:
@@ -67,11 +111,14 @@ def vr_halpern(*, step: ArrayLike | None = None, step_scale: ArrayLike = 1.0) ->
         return VRHalpernState(z0, z0, z0, zero, _count(0), _count(0), eta)
 
     def update(problem: AffineProblem, state: VRHalpernState, key: Array) -> VRHalpernState:
-        n, b = problem.n, batch_size(problem.n)
+        n, b, most = problem.n, batch_size(problem.n), batch_size(problem.size)
         k_coin, k_batch = jax.random.split(key)
         full = jax.random.bernoulli(k_coin, refresh_probability(state.k, n))
-        batch = jax.random.choice(k_batch, n, (b,), replace=False)
-        difference = problem.batch(batch, state.z) - problem.batch(batch, state.previous)
+        batch = sample_batch(k_batch, n, most, problem.size)
+        used = None if isinstance(b, int) else b  # a padded problem's batch: the first b of most
+        difference = problem.batch(batch, state.z, used) - problem.batch(
+            batch, state.previous, used
+        )
         estimate = jax.lax.cond(
             full, lambda: problem.operator(state.z), lambda: state.estimate + difference
         )
@@ -149,7 +196,8 @@ def inexact_vr_halpern(
     def init(problem: AffineProblem, z0: Array) -> InexactHalpernState:
         n = problem.n
         lip = problem.mean_lipschitz().astype(z0.dtype)
-        eta = _scaled(step, jnp.sqrt(float(n)) * _inverse(lip), step_scale)
+        root = jnp.sqrt(float(n) if isinstance(n, int) else jnp.asarray(n, z0.dtype))
+        eta = _scaled(step, root * _inverse(lip), step_scale)
         prob = jnp.asarray(1.0 / n, z0.dtype)
         default_inner = jnp.sqrt(prob * (1.0 - prob)) / (1.0 + eta * lip)
         gamma = default_inner if inner_step is None else jnp.asarray(inner_step) + 0 * eta
