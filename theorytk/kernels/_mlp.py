@@ -310,8 +310,7 @@ def _mirror(out: Array, tile: Array, row: Array, col: Array) -> Array:
     """out with tile written at (row, col) and its transpose at (col, row); the transpose is
     written first, so that a diagonal tile (row = col) keeps its own values."""
     put = jax.lax.dynamic_update_slice
-    barrier = jax.lax.optimization_barrier
-    return put(put(out, barrier(barrier(tile).T), (col, row)), tile, (row, col))
+    return put(put(out, tile.T, (col, row)), tile, (row, col))
 
 
 def _blocks(p: _Points, rows: int) -> _Points:
