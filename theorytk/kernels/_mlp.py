@@ -24,6 +24,10 @@ _BLOCK_EVALS = 2**22
 # tiles of which only the upper triangle (including the diagonal tiles) is evaluated.
 _SYMMETRIC_MIN_ROWS = 256
 _SYMMETRIC_SPLIT = 8
+# The tiles run in steps of as many tiles as fit in about this many entries (a step's complex
+# carry, 2 MB in float32, stays in cache through all layers): each kernel launch then covers
+# several tiles, and fewer launches mean less dispatch and thread hand-off per call.
+_STEP_ENTRIES = 2**18
 
 
 class MLPKernels(NamedTuple):
@@ -156,7 +160,8 @@ def mlp_kernels(
     as in neural-tangents, are accurate to ~sqrt(eps) there. Symmetric Grams (x2 = None, >= 256
     rows) evaluate only the upper triangle of an 8 x 8 tiling. Large Grams are computed in
     blocks, so intermediate memory is bounded (~2^22 entries x evaluations per entry per
-    block). In float32, relu-type activations use a polynomial for the angle (error 2e-7).
+    block). In float32, relu-type activations use a degree-9 polynomial for the angle (fit
+    error 2e-8; kappa0 within 1.4e-7 of its float64 value at the float32 correlation).
 
     Args:
         x1: inputs, shape (n1, d), finite.
@@ -290,23 +295,35 @@ def _rectangular(net: _Network, p1: _Points, p2: _Points, budget: int) -> MLPKer
 def _upper_tiles(net: _Network, p: _Points) -> MLPKernels:
     """Gram of p against itself from the tiles (I, J), I <= J, of an S x S tiling.
 
-    One tile at a time, so that all layers of a tile stay in cache; each is written in place
-    into the output at (I, J) and, transposed, at (J, I).
+    A step evaluates several tiles at once (vmapped, `_tiles_per_step`) through all layers;
+    each tile is written in place into the output at (I, J) and, transposed, at (J, I).
     """
     n, split = p.x.shape[0], _SYMMETRIC_SPLIT
     size = -(-n // split)
     blocks = _blocks(p, size)
-    rows, cols = (jnp.asarray(i) for i in np.triu_indices(split))
+    pairs = np.triu_indices(split)
+    group = _tiles_per_step(pairs[0].size, size * size)
+    rows, cols = (jnp.asarray(i.reshape(-1, group)) for i in pairs)
 
     def write(k: Array, out: MLPKernels) -> MLPKernels:
         i, j = rows[k], cols[k]
         pick = lambda idx: jax.tree_util.tree_map(lambda a: a[idx], blocks)  # noqa: E731
-        tile = _tile(net, pick(i), pick(j))
-        return jax.tree_util.tree_map(lambda o, t: _mirror(o, t, i * size, j * size), out, tile)
+        tiles = jax.vmap(lambda a, b: _tile(net, a, b))(pick(i), pick(j))
+        for t in range(group):
+            corner = (i[t] * size, j[t] * size)
+            out = MLPKernels(*[_mirror(o, k[t], *corner) for o, k in zip(out, tiles, strict=True)])
+        return out
 
     zeros = jnp.zeros((split * size, split * size), p.x.dtype)
-    out = jax.lax.fori_loop(0, rows.size, write, MLPKernels(zeros, zeros))
+    out = jax.lax.fori_loop(0, rows.shape[0], write, MLPKernels(zeros, zeros))
     return MLPKernels(*(k[:n, :n] for k in out))
+
+
+def _tiles_per_step(tiles: int, entries: int) -> int:
+    """The largest divisor of `tiles` (the tile count) whose tiles of `entries` each fit in
+    _STEP_ENTRIES together; 1 if a single tile does not."""
+    fit = max(1, _STEP_ENTRIES // entries)
+    return max(d for d in range(1, tiles + 1) if tiles % d == 0 and d <= fit)
 
 
 def _mirror(out: Array, tile: Array, row: Array, col: Array) -> Array:
