@@ -3,6 +3,7 @@
     python benchmarks/ntk_analytic.py                       # theorytk only
     NT_PYTHON=/work/nt-venv/bin/python python benchmarks/ntk_analytic.py
     python benchmarks/ntk_analytic.py --split --repeats 20 --rounds 4   # per-layer vs fixed
+    python benchmarks/ntk_analytic.py --profile --repeats 20            # per compiled kernel
 
 Depth-5 ReLU network, sigma_w = sqrt(2), sigma_b = 0.1, the symmetric 2000 x 2000 Gram of
 inputs of dimension 100 (x2 = None), float32. Both libraries are timed after a warm-up
@@ -23,7 +24,9 @@ which favours its min wall time, hence the conservative headline).
 from __future__ import annotations
 
 import argparse
+import collections
 import functools
+import glob
 import json
 import os
 import subprocess
@@ -31,7 +34,10 @@ import sys
 import tempfile
 import time
 
-import jax
+if "--profile" in sys.argv:  # per-kernel trace events; XLA reads its flags once, at start-up
+    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_cpu_enable_xprof_traceme"
+
+import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)  # float64 reference; the timed runs are float32
 
@@ -78,6 +84,12 @@ def main() -> None:
         help="only split theorytk's time into per-layer and fixed parts: min CPU time at "
         "depths 3 and 9, timed in alternating rounds",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="only list theorytk's compiled kernels by their total time per call (count x "
+        "fastest run, from a jax.profiler trace of --repeats calls)",
+    )
     args = parser.parse_args()
     sigma_w, sigma_b = float(np.sqrt(2.0)), 0.1
     x = np.random.default_rng(0).standard_normal((args.n, args.d)).astype(np.float32)
@@ -89,6 +101,9 @@ def main() -> None:
             mlp_kernels, depth=args.depth, activation="relu", sigma_w=sigma_w, sigma_b=sigma_b
         )
     )
+    if args.profile:
+        _print_profile(kernel, x, args.repeats)
+        return
     ours32 = jax.block_until_ready(kernel(x))
     ref64 = kernel(x.astype(np.float64))
     nt = _start_nt(x, args, sigma_w, sigma_b)
@@ -163,6 +178,41 @@ def _print_depth_split(x: np.ndarray, args: argparse.Namespace, sigma_w: float, 
         f"theorytk min CPU time: depth 3 {low:.1f} ms, depth 9 {high:.1f} ms; per layer "
         f"{per_layer:.2f} ms, independent of the depth {low - depths[0] * per_layer:.1f} ms "
         f"(load average {os.getloadavg()[0]:.1f})"
+    )
+
+
+def _print_profile(kernel, x: np.ndarray, repeats: int) -> None:
+    """Each compiled kernel (XLA thunk) of one call: launches per call and count x its fastest
+    run (the least it costs, free of preemption), largest first, from a jax.profiler trace."""
+    jax.block_until_ready(kernel(x))
+    folder = tempfile.mkdtemp()
+    with jax.profiler.trace(folder):
+        for _ in range(repeats):
+            jax.block_until_ready(kernel(x))
+    trace = jax.profiler.ProfileData.from_file(
+        glob.glob(f"{folder}/**/*.xplane.pb", recursive=True)[0]
+    )
+    count, fastest = collections.Counter(), {}
+    for plane in trace.planes:
+        for line in plane.lines:
+            for event in line.events:
+                if event.name.startswith(("ThunkExecutor", "end:", "$")) or line.name == "python":
+                    continue
+                count[event.name] += 1
+                fastest[event.name] = min(fastest.get(event.name, np.inf), event.duration_ns)
+    costs = {name: count[name] / repeats * fastest[name] / 1e6 for name in count}
+    launches = sum(count.values()) / repeats
+    print(
+        f"theorytk: {launches:.0f} kernel launches per call (load average {os.getloadavg()[0]:.1f})"
+    )
+    print(f"{'kernel':40s} {'per call':>8s} {'fastest':>9s} {'count x fastest':>16s}")
+    for name, cost in sorted(costs.items(), key=lambda item: -item[1])[:15]:
+        print(
+            f"{name:40s} {count[name] / repeats:8.0f} {fastest[name] / 1e3:7.1f}us {cost:14.2f}ms"
+        )
+    total = sum(cost for name, cost in costs.items() if not name.startswith("while"))
+    print(
+        f"sum of count x fastest over all kernels (loops excluded: they hold them): {total:.1f} ms"
     )
 
 

@@ -161,7 +161,7 @@ def mlp_kernels(
     rows) evaluate only the upper triangle of an 8 x 8 tiling. Large Grams are computed in
     blocks, so intermediate memory is bounded (~2^22 entries x evaluations per entry per
     block). In float32, relu-type activations use a degree-9 polynomial for the angle (fit
-    error 2e-8; kappa0 within 1.4e-7 of its float64 value at the float32 correlation).
+    error 2e-8).
 
     Args:
         x1: inputs, shape (n1, d), finite.
