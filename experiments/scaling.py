@@ -162,8 +162,8 @@ def check_below_least_loss(irreducible: float, loss: np.ndarray, out: Path) -> N
     if not irreducible < least:
         raise UsageError(
             f"--set E={irreducible:g}: the fixed irreducible loss must lie in [0, {least:.6g}), "
-            f"below the least measured held-out loss; the simulation is stored in "
-            f"{out / 'checkpoints'}: rerun with --resume and a smaller --set E to reuse it"
+            "below the least held-out loss measured (a mean over seeds); the simulation is "
+            f"stored in {out / 'checkpoints'}: rerun with --resume and a lower --set E to reuse it"
         )
 
 
