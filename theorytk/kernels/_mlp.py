@@ -272,7 +272,7 @@ def _tile(net: _Network, p1: _Points, p2: _Points) -> MLPKernels:
         return net.activation.kernel(cov, pre[0][:, None], pre[1][None, :])
 
     nngp, ntk, _ = net.forward(q12, kernel, (p1.pre.T, p2.pre.T))
-    # Elementwise in the two hash words (no reduction), so XLA fuses the test into the writes.
+    # Elementwise in the two hash words (no reduction), so XLA fuses the test into the selects.
     same = (p1.hash[:, None, 0] == p2.hash[None, :, 0]) & (
         p1.hash[:, None, 1] == p2.hash[None, :, 1]
     )
@@ -311,7 +311,9 @@ def _upper_tiles(net: _Network, p: _Points) -> MLPKernels:
         tiles = jax.vmap(lambda a, b: _tile(net, a, b))(pick(i), pick(j))
         for t in range(group):
             corner = (i[t] * size, j[t] * size)
-            out = MLPKernels(*[_mirror(o, k[t], *corner) for o, k in zip(out, tiles, strict=True)])
+            out = MLPKernels(
+                *[_mirror(o, step[t], *corner) for o, step in zip(out, tiles, strict=True)]
+            )
         return out
 
     zeros = jnp.zeros((split * size, split * size), p.x.dtype)
