@@ -52,14 +52,26 @@ FIXED_E_STARTS = grid_starts(
 
 def joint_log_law(theta: dict[str, Array], x: Float[Array, "m 2"]) -> Float[Array, " m"]:
     """log L_hat = LSE(a - alpha log N, b - beta log D, e), x = (log N, log D) per row."""
-    terms = jnp.stack(
-        [
-            theta["a"] - theta["alpha"] * x[:, 0],
-            theta["b"] - theta["beta"] * x[:, 1],
-            jnp.broadcast_to(theta["e"], x[:, 0].shape),
-        ]
-    )
-    return jax.scipy.special.logsumexp(terms, axis=0)
+    n_term = theta["a"] - theta["alpha"] * x[:, 0]
+    d_term = theta["b"] - theta["beta"] * x[:, 1]
+    return _logsumexp3(n_term, d_term, jnp.broadcast_to(theta["e"], n_term.shape))
+
+
+def _logsumexp3(
+    t1: Float[Array, " m"], t2: Float[Array, " m"], t3: Float[Array, " m"]
+) -> Float[Array, " m"]:
+    """log(e^t1 + e^t2 + e^t3) = t_max + log(1 + e^(u - t_max) + e^(v - t_max)).
+
+    t_max is the largest of the three terms and u, v the other two, so no exponential
+    overflows and each point takes two exponentials (`jax.scipy.special.logsumexp` takes
+    three, one of them e^0); exact in the reals, and its gradient is the softmax of the terms.
+    """
+    first = (t1 >= t2) & (t1 >= t3)  # t1 is the largest (ties: the earliest term)
+    third = ~first & (t3 > t2)
+    top = jnp.where(first, t1, jnp.where(third, t3, t2))
+    u = jnp.where(first, t2, t1)
+    v = jnp.where(third, t2, t3)
+    return top + jnp.log(1.0 + jnp.exp(u - top) + jnp.exp(v - top))
 
 
 class FixedELaw(eqx.Module):
