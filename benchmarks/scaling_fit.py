@@ -215,6 +215,7 @@ def profile(N: np.ndarray, D: np.ndarray, loss: np.ndarray) -> None:
             f"{label}: {least:.2f} s CPU for {steps[label]:,} steps: "
             f"{1e6 * least / steps[label]:.2f} us/step"
         )
+    out_of_steps(problem, args, solve_starts(problem, "bfgs", starts, args, 300, POOL_SIZE))
     lanes = {k: v[:POOL_SIZE] for k, v in starts.items()}
     padded = -(-len(loss) // 8) * 8  # repeat the last run with weight 0
     index = np.minimum(np.arange(padded), len(loss) - 1)
@@ -243,6 +244,19 @@ def profile(N: np.ndarray, D: np.ndarray, loss: np.ndarray) -> None:
     xla_log = per_call(jax.jit(jnp.log), jnp.asarray(positive)) / numbers.size
     print(f"float64 log per number: NumPy {1e9 * numpy_log:.2f} ns; XLA {1e9 * xla_log:.2f} ns")
     print(f"XLA's float64 exp in the pool's layout over NumPy's: {xla / numpy:.1f}x")
+
+
+def out_of_steps(problem: Problem, args: Any, solves: Solves) -> None:
+    """How many starts used the whole budget, their share of the steps, and their gradients."""
+    steps = np.asarray(solves.steps)
+    spent = steps == steps.max()
+    gradient = jax.vmap(jax.grad(problem.value), in_axes=(0, None))(solves.theta, args)
+    largest = np.max(np.abs(np.stack([np.asarray(gradient[k]) for k in NAMES])), axis=0)[spent]
+    print(
+        f"starts that used all {steps.max()} steps: {spent.sum():,} of {steps.size:,} "
+        f"({spent.mean():.1%}), {steps[spent].sum() / steps.sum():.0%} of all steps; at their "
+        f"end max |gradient| <= 1e-10 for {np.mean(largest <= 1e-10):.0%} of them"
+    )
 
 
 def main() -> None:
