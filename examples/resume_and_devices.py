@@ -10,9 +10,6 @@
 
 # %%
 import os
-
-# Four CPU devices: set before JAX is imported (a GPU/TPU machine has real ones).
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 import tempfile
 from pathlib import Path
 
@@ -22,6 +19,9 @@ import numpy as np
 
 from theorytk import regression, sweep
 
+# Four CPU devices, whatever XLA_FLAGS holds: set before JAX's first computation (a GPU/TPU
+# machine has real ones).
+jax.config.update("jax_num_cpu_devices", 4)
 SMALL = os.environ.get("THEORYTK_EXAMPLES_SMALL") == "1"
 OUT = Path(os.environ.get("THEORYTK_EXAMPLES_OUT", "."))
 config = regression.RidgeConfig(d=40, n_max=160, noise=0.5)

@@ -16,6 +16,8 @@ intervals conditional on that E.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -23,7 +25,13 @@ import numpy as np
 import optax
 import xarray as xr
 
-from experiments._experiment import Options, experiment, run_simulation, save_both
+from experiments._experiment import (
+    Options,
+    UsageError,
+    experiment,
+    run_simulation,
+    save_both,
+)
 from experiments._specs import SCALING as SPEC
 from experiments._specs import SCALING_POOL as POOL
 from experiments._specs import scaling_steps, scaling_widths
@@ -101,6 +109,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     N_flat, D_flat = (np.asarray(v.where(ok)).ravel() for v in N)
     loss = np.asarray(mean["test_loss"].where(ok)).ravel()
     keep = np.isfinite(loss)
+    check_below_least_loss(irreducible, loss[keep], options.out)
     with jax.enable_x64(True):  # the fit's tolerances need float64
         result = fit.fit_joint_law(
             N_flat[keep],
@@ -144,6 +153,18 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     )
     del band
     return summary(result, paths + [options.out / f"{NAME}.png"], int(keep.sum()), problems)
+
+
+def check_below_least_loss(irreducible: float, loss: np.ndarray, out: Path) -> None:
+    """UsageError unless the fixed E lies below the least measured loss (`fit_joint_law`'s
+    bound [0, min(loss)), known only once the simulation has run and been stored)."""
+    least = float(np.min(loss)) if loss.size else np.inf
+    if not irreducible < least:
+        raise UsageError(
+            f"--set E={irreducible:g}: the fixed irreducible loss must lie in [0, {least:.6g}), "
+            "below the least held-out loss measured (a mean over seeds); the simulation is "
+            f"stored in {out / 'checkpoints'}: rerun with --resume and a lower --set E to reuse it"
+        )
 
 
 def unidentified(result: fit.JointLawFit) -> list[str]:

@@ -325,6 +325,37 @@ def test_resume_recomputes_a_deleted_checkpoint_chunk_and_names_it(monkeypatch, 
     np.testing.assert_array_equal(resumed["y"].values, finished["y"].values)
 
 
+def test_a_fixed_E_at_or_above_the_least_loss_exits_2_with_one_line_naming_resume(
+    monkeypatch, tmp_path, capsys
+):
+    from experiments import scaling
+
+    traced = []
+
+    def exact_law(params, key, *, config):  # the model's metrics, without training
+        traced.append(params["width"])
+        loss = 0.05 + 1 / scaling.n_params(params["width"]) ** 0.5 + 1 / params["n"] ** 0.5
+        return {"test_loss": loss, "final_test_loss": loss, "train_loss": loss}
+
+    monkeypatch.setattr(scaling, "simulate", exact_law)
+    args = ["scaling", "--quick", "--out", str(tmp_path), "--seeds", "1", "--no-progress"]
+    args += ["--grid", "n=100,200,400"]
+    least = f"{0.05 + 1 / scaling.n_params(16) ** 0.5 + 1 / 400**0.5:.6g}"
+
+    def refused(E: str) -> None:
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"phase_diagram: error: --set E={E}: ") and "\n" not in err
+        assert f"must lie in [0, {least})" in err and "rerun with --resume" in err
+
+    assert phase_diagram.main([*args, "--set", "E=0.5"]) == 2
+    refused("0.5")
+    assert (tmp_path / "checkpoints" / "scaling_simulation.zarr").is_dir()
+    simulated = len(traced)
+    assert phase_diagram.main([*args, "--set", "E=0.2", "--resume"]) == 2
+    refused("0.2")
+    assert len(traced) == simulated  # the stored simulation was reused, not rerun
+
+
 def test_a_grid_axis_given_twice_exits_2(capsys):
     assert phase_diagram.main(["ridge", "--grid", "lam=1,2", "--grid", "lam=3,4"]) == 2
     assert "given twice" in capsys.readouterr().err

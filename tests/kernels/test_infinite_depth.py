@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ntk_setups import RELU_DEPTHS, deep_relu_ntk, relu_correlations
 
 from theorytk import kernels
 
@@ -247,9 +248,8 @@ def test_relu_correlations_approach_one_like_nine_pi_squared_over_two_l_squared(
     # rho = cos(theta), so theta_{l+1} = theta_l - theta_l^2/(3 pi) + O(theta^3): theta_l ~ 3 pi / l
     # and 1 - rho_l ~ 9 pi^2 / (2 l^2). The next order is a relative O(log l / l) (< 1% at
     # l = 4096 for a constant of order 10): bound 2%, and the approach must be monotone.
-    dual = kernels.dual_activation("relu")
-    _, rhos = jax.lax.scan(lambda r, _: (dual(r)[0],) * 2, jnp.zeros(()), None, length=4096)
-    scaled = {layer: float((1 - rhos[layer - 1]) * layer**2) for layer in (1024, 4096)}
+    rhos = relu_correlations(4096)
+    scaled = {layer: float((1 - rhos[layer - 1]) * layer**2) for layer in RELU_DEPTHS}
     limit = 9 * math.pi**2 / 2
     assert scaled[4096] == pytest.approx(limit, rel=0.02)
     assert abs(scaled[4096] - limit) < abs(scaled[1024] - limit)
@@ -263,12 +263,11 @@ def test_relu_ntk_tends_to_a_quarter_and_its_input_dependence_decays_like_one_ov
     # K_L(rho1) - K_L(rho2) ~ (l_0(rho1) - l_0(rho2)) / (4 L): L times the difference must be
     # the same at L = 1024 and 4096 up to the O(log L / L) next order (bound 2%), and every
     # entry is within O(log L / L) of 1/4 (bound 3 log(L) / L).
-    rho = jnp.array([-0.5, 0.0, 0.5, 0.9, 0.99])
-    k = np.asarray(kernels.deep_ntk(rho, "relu", [1024, 4096]))
-    spread = np.array([1024, 4096])[:, None] * (k - k[:, 1:2])
+    k = deep_relu_ntk()  # rho in {-0.5, 0, 0.5, 0.9, 0.99}, L in {1024, 4096}
+    spread = np.array(RELU_DEPTHS)[:, None] * (k - k[:, 1:2])
     np.testing.assert_allclose(spread[1], spread[0], rtol=0.02, atol=1e-3)
     assert np.all(np.abs(np.delete(spread[1], 1)) > 0.1)  # a real 1/L term (column 1 is 0)
-    for depth, row in zip((1024, 4096), k, strict=True):
+    for depth, row in zip(RELU_DEPTHS, k, strict=True):
         assert np.all(np.abs(row - 0.25) < 3 * math.log(depth) / depth)
 
 

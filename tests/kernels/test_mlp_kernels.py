@@ -13,6 +13,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from ntk_setups import mean_ntk_error, one_layer_ntk_deviations
 
 from theorytk import kernels
 from theorytk.kernels import _mlp
@@ -292,39 +293,13 @@ def _monte_carlo_nngp(x, sigma_w, sigma_b, name):
     return jax.vmap(estimate)(jax.random.split(jax.random.key(7), 1000))
 
 
-def _empirical_ntk(key, x, width, depth, sigma_w, sigma_b):
-    """Theta_ij = sum over all parameters of df(x_i)/dp df(x_j)/dp, by jax.jacrev."""
-    params = kernels.init_mlp(key, x.shape[1], width=width, depth=depth, dtype=x.dtype)
-    f = functools.partial(kernels.apply_mlp, activation="relu", sigma_w=sigma_w, sigma_b=sigma_b)
-    jac = jax.jacrev(f)(params, x)
-    return sum(
-        jnp.tensordot(j, j, axes=(tuple(range(1, j.ndim)),) * 2)
-        for j in jax.tree_util.tree_leaves(jac)
-    )
-
-
-def _mean_ntk_error(x, width, depth, seeds, key):
-    cfg = dict(sigma_w=1.4, sigma_b=0.2)
-    theta = kernels.mlp_kernels(x, depth=depth, activation="relu", **cfg).ntk
-    theta = jnp.asarray(theta, x.dtype)
-
-    def error(k):
-        emp = _empirical_ntk(k, x, width, depth, **cfg)
-        return jnp.linalg.norm(emp - theta) / jnp.linalg.norm(theta)
-
-    errors = jax.lax.map(jax.jit(error), jax.random.split(key, seeds))
-    return float(errors.mean()), float(errors.std() / math.sqrt(seeds))
-
-
 def test_empirical_ntk_of_wide_networks_converges_like_inverse_sqrt_width():
     # One hidden layer (explicit weights, jax.jacrev), widths 2048 and 4096, 128 networks each.
     # The relative Frobenius deviation ||Theta_emp - Theta|| / ||Theta|| is O(width^-1/2): its
     # mean drops by sqrt(2) = 1.41 from 2048 to 4096. Measured 0.0345 +- 0.0018 and
     # 0.0260 +- 0.0013 (ratio 1.33 +- 0.09, mean * sqrt(width) = 1.56 and 1.66): we require the
     # ratio in [1.15, 1.75] and mean * sqrt(width) in [0.5, 5] at both widths.
-    x = jnp.asarray(np.random.default_rng(0).standard_normal((5, 3)))
-    small = _mean_ntk_error(x, 2048, 1, 128, jax.random.key(1))
-    large = _mean_ntk_error(x, 4096, 1, 128, jax.random.key(2))
+    small, large = one_layer_ntk_deviations()
     assert 1.15 <= small[0] / large[0] <= 1.75
     for (mean, _), width in ((small, 2048), (large, 4096)):
         assert 0.5 <= mean * math.sqrt(width) <= 5
@@ -338,8 +313,8 @@ def test_empirical_ntk_of_a_deeper_network_is_within_a_few_inverse_sqrt_width():
     # and 1.7: the drop exceeds sqrt(2) here, so this test only bounds the constant); we require
     # mean * sqrt(width) in [0.5, 5] and the error to shrink from 2048 to 4096.
     x = jnp.asarray(np.random.default_rng(0).standard_normal((4, 3)), jnp.float32)
-    small = _mean_ntk_error(x, 2048, 2, 4, jax.random.key(3))
-    large = _mean_ntk_error(x, 4096, 2, 4, jax.random.key(4))
+    small = mean_ntk_error(x, 2048, 2, 4, jax.random.key(3))
+    large = mean_ntk_error(x, 4096, 2, 4, jax.random.key(4))
     assert large[0] < small[0]
     for (mean, _), width in ((small, 2048), (large, 4096)):
         assert 0.5 <= mean * math.sqrt(width) <= 5

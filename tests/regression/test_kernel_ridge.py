@@ -4,25 +4,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from pool_setups import POOL, Comparison, compare, held_out_krr, noisy_krr, target
 
-from theorytk import datasets, kernels, sweep
+from theorytk import datasets, kernels
 from theorytk.kernels import LaplaceKernel, RBFKernel
 from theorytk.regression import DataPool, KRRConfig, gaussian_pool, krr_theory, simulate_krr
 
 
-def _target(x):
-    return jnp.tanh(x[:, 0] + 0.5 * x[:, 1]) + 0.3 * x[:, 2] * x[:, 3]
-
-
-_POOL = gaussian_pool(jax.random.key(1), size=1000, d=20, target=_target)
-
-
-def _compare(simulate, theory, grid_axes, config, seeds, key):
-    """Seed means and standard errors of the simulation and the theory on the same grid."""
-    grid = sweep.Grid(**grid_axes, seed=range(seeds))
-    mean = sweep.seed_mean(sweep.run(simulate, grid, key=key, config=config, progress=False))
-    pred = sweep.run(theory, sweep.Grid(**grid_axes), config=config, progress=False)
-    assert int(mean["n_ok"].min()) == seeds
+def _compare(comparison):
+    """`compare`, with every seed of every point run to status OK."""
+    mean, pred = compare(comparison)
+    assert int(mean["n_ok"].min()) == comparison.seeds
     return mean, pred
 
 
@@ -42,9 +34,7 @@ def test_krr_on_a_synthetic_pool_matches_krr_risk_of_the_pool_eigensystem():
     # (measured at n/M = 0.1: up to 8% on train_mse, 1% on test_mse; at n/M = 0.2, 5% on
     # test_mse; i.i.d. draws with replacement are worse, 12% at n/M = 0.2, because repeated
     # points are wasted samples).
-    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=100, holdout=True)
-    axes = {"n": np.array([25.0, 100.0]), "ridge": np.array([1e-2, 1.0])}
-    mean, pred = _compare(simulate_krr, krr_theory, axes, config, 64, jax.random.key(0))
+    mean, pred = _compare(held_out_krr())
     _assert_close(mean, pred, ("test_mse", "train_mse"), 0.05)
 
 
@@ -53,9 +43,7 @@ def test_label_noise_adds_to_the_krr_test_error():
     # the test error on noisy labels is predicted within 3 SE + 5% as above. (The train error
     # is not checked here: a point drawn twice with two noisy labels cannot be interpolated,
     # which adds ~noise n / (2M) to train_mse, beyond the continuous theory.)
-    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=25, noise=0.3)
-    axes = {"n": np.array([25.0]), "ridge": np.array([0.1, 3.0])}
-    mean, pred = _compare(simulate_krr, krr_theory, axes, config, 64, jax.random.key(2))
+    mean, pred = _compare(noisy_krr())
     _assert_close(mean, pred, ("test_mse",), 0.05)
     assert bool((pred["test_mse"] > 0.3).all())
 
@@ -84,7 +72,7 @@ def test_digits_learning_curve_is_predicted_within_ten_percent_while_n_is_small_
     # finite-pool effect would make this part fail and the docs' range grow.
     config = KRRConfig(pool=_digits_pool(), kernel=kernel, n_max=1024, holdout=True)
     axes = {"n": np.array([64.0, 256.0, 1024.0]), "ridge": np.array([1e-3])}
-    mean, pred = _compare(simulate_krr, krr_theory, axes, config, 48, jax.random.key(3))
+    mean, pred = _compare(Comparison(simulate_krr, krr_theory, axes, config, 48, jax.random.key(3)))
     rel = mean["test_mse"] / pred["test_mse"] - 1
     bound = 0.10 + 2 * mean["test_mse_sem"] / mean["test_mse"]
     inside = rel.sel(n=[64.0, 256.0])
@@ -133,13 +121,13 @@ def test_holdout_training_sets_have_no_repeats_and_are_tested_elsewhere():
     ],
 )
 def test_simulate_krr_rejects_bad_params(params, match):
-    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=200)
+    config = KRRConfig(pool=POOL, kernel=RBFKernel(1.0), n_max=200)
     with pytest.raises(ValueError, match=match):
         simulate_krr(params, jax.random.key(0), config=config)
 
 
 def test_krr_theory_rejects_bad_params():
-    config = KRRConfig(pool=_POOL, kernel=RBFKernel(1.0), n_max=10, holdout=True)
+    config = KRRConfig(pool=POOL, kernel=RBFKernel(1.0), n_max=10, holdout=True)
     for params, match in (
         ({"n": 1000.0, "ridge": 1.0}, "holdout"),
         ({"n": 10.0, "ridge": -1.0}, "ridge"),
@@ -161,14 +149,14 @@ def test_krr_theory_rejects_bad_params():
     ],
 )
 def test_krr_config_rejects_bad_input(kwargs, match):
-    base = {"pool": _POOL, "kernel": RBFKernel(1.0), "n_max": 10}
+    base = {"pool": POOL, "kernel": RBFKernel(1.0), "n_max": 10}
     with pytest.raises(ValueError, match=match):
         KRRConfig(**{**base, **kwargs})
 
 
 def test_gaussian_pool_rejects_bad_sizes():
     with pytest.raises(ValueError, match="size"):
-        gaussian_pool(jax.random.key(0), size=0, d=3, target=_target)
+        gaussian_pool(jax.random.key(0), size=0, d=3, target=target)
 
 
 @pytest.mark.parametrize("holdout", [False, True])

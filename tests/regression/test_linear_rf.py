@@ -4,12 +4,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from rf_setups import linear_rf_against_theory
 
-from theorytk.regression import LinearRFConfig, RidgeConfig, linear_rf_theory, simulate_linear_rf
+from theorytk.regression import LinearRFConfig, RidgeConfig, simulate_linear_rf
 from theorytk.regression._gaussian import linear_teacher_data
-
-_CONFIG = LinearRFConfig(d=600, n=200, n_features_max=1000, noise=0.1)
-_SEEDS = 40
 
 
 @pytest.mark.slow  # ~30 s of simulation (480 fits with up to 1000 features) on 2 cores
@@ -22,30 +20,9 @@ def test_simulated_risks_match_theory_within_three_standard_errors():
     # the largest at the train error of N = 300, delta = 1e-3). At N = n = 200, delta = 1e-3
     # (the double-descent peak) the measured seed distribution was not heavy-tailed
     # (mean 1.514, median 1.538, theory 1.544), so no special treatment is needed.
-    feats, ridges = (
-        a.ravel()
-        for a in jnp.meshgrid(
-            jnp.array([100.0, 200.0, 300.0, 1000.0]), jnp.array([1e-3, 1e-1, 1.0]), indexing="ij"
-        )
-    )
-
-    @jax.jit
-    def one_seed(key):
-        def point(f, r):
-            return simulate_linear_rf({"n_features": f, "ridge": r}, key, config=_CONFIG)
-
-        return jax.vmap(point)(feats, ridges)
-
-    runs = [one_seed(k) for k in jax.random.split(jax.random.key(0), _SEEDS)]
-    theory = jax.vmap(lambda f, r: linear_rf_theory({"n_features": f, "ridge": r}, config=_CONFIG))(
-        feats, ridges
-    )
-    for metric in ("test_mse", "train_mse"):
-        samples = np.stack([np.asarray(run[metric]) for run in runs])
-        mean = samples.mean(axis=0)
-        sem = samples.std(axis=0, ddof=1) / np.sqrt(_SEEDS)
-        z = (mean - np.asarray(theory[metric])) / sem
-        assert np.all(np.abs(z) < 3), (metric, z)
+    _, _, theory, z = linear_rf_against_theory()
+    for metric, scores in z.items():
+        assert np.all(np.abs(scores) < 3), (metric, scores)
     # The double-descent peak at small ridge: N = n is the worst of the four N.
     peak = np.asarray(theory["test_mse"]).reshape(4, 3)[:, 0]
     assert np.argmax(peak) == 1

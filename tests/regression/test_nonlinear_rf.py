@@ -5,23 +5,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from pool_setups import POOL, compare, nonlinear_rf
 
-from theorytk import sweep
 from theorytk.kernels import get_activation
 from theorytk.regression import (
     NonlinearRFConfig,
-    gaussian_pool,
     nonlinear_rf_theory,
     rf_limit_kernel,
     simulate_nonlinear_rf,
 )
-
-
-def _target(x):
-    return jnp.tanh(x[:, 0] + 0.5 * x[:, 1]) + 0.3 * x[:, 2] * x[:, 3]
-
-
-_POOL = gaussian_pool(jax.random.key(1), size=1000, d=20, target=_target)
 
 
 @pytest.mark.parametrize("activation", ["relu", "erf"])
@@ -29,7 +21,7 @@ def test_rf_gram_converges_to_the_depth_one_nngp(activation):
     # (1/N) sum_j act(w_j.x/sqrt(d)) act(w_j.x'/sqrt(d)) is a mean of N i.i.d. terms: it is
     # within 5 standard errors (estimated from the same draws) of rf_limit_kernel on every one
     # of the 30 x 30 entries (a wrong sigma_w or 1/d convention is off by a factor ~2).
-    x = jnp.asarray(_POOL.x[:30])
+    x = jnp.asarray(POOL.x[:30])
     n_feat = 20000
     w = jax.random.normal(jax.random.key(0), (n_feat, 20))
     g = get_activation(activation)(x @ w.T / jnp.sqrt(20.0))
@@ -49,16 +41,7 @@ def test_nonlinear_rf_matches_rf_risk_of_the_limiting_kernel(activation):
     # assumes Gaussian feature coefficients; for features of Gaussian projections it is the
     # universality ansatz of the paper. Tolerance 3 SE + 5% of the theory (finite-n and
     # finite-pool corrections, see test_kernel_ridge.py). Measured: |rel. diff| <= 3% (relu).
-    config = NonlinearRFConfig(
-        pool=_POOL, activation=activation, n_max=100, n_features_max=400, noise=0.1
-    )
-    axes = {"n": [100.0], "n_features": [50.0, 400.0], "ridge": [0.1, 1.0]}
-    grid = sweep.Grid(**axes, seed=range(48))
-    runs = sweep.run(
-        simulate_nonlinear_rf, grid, key=jax.random.key(0), config=config, progress=False
-    )
-    mean = sweep.seed_mean(runs)
-    pred = sweep.run(nonlinear_rf_theory, sweep.Grid(**axes), config=config, progress=False)
+    mean, pred = compare(nonlinear_rf(activation))
     for metric in ("test_mse", "train_mse"):
         diff = np.abs(mean[metric] - pred[metric])
         bound = 3 * mean[f"{metric}_sem"] + 0.05 * pred[metric]
@@ -83,7 +66,7 @@ def test_more_is_better_at_the_best_ridge(axis, values, fixed):
     # gives 0.229, 0.145, 0.123 (theory 0.220, 0.141, 0.117); n = 25, 50, 100 at N = 200
     # gives 0.284, 0.202, 0.145 (paired drops -0.083 +- 0.010, -0.056 +- 0.004; theory 0.278,
     # 0.194, 0.141).
-    config = NonlinearRFConfig(pool=_POOL, activation="relu", n_max=100, n_features_max=800)
+    config = NonlinearRFConfig(pool=POOL, activation="relu", n_max=100, n_features_max=800)
     sizes = jnp.array(values)
     ridges = jnp.array([1e-3, 1e-2, 0.1, 1.0])
 
@@ -122,7 +105,7 @@ def test_more_is_better_at_the_best_ridge(axis, values, fixed):
     ],
 )
 def test_simulate_nonlinear_rf_rejects_bad_params(params, match):
-    config = NonlinearRFConfig(pool=_POOL, activation="relu", n_max=100, n_features_max=400)
+    config = NonlinearRFConfig(pool=POOL, activation="relu", n_max=100, n_features_max=400)
     with pytest.raises(ValueError, match=match):
         simulate_nonlinear_rf(params, jax.random.key(0), config=config)
 
@@ -137,6 +120,6 @@ def test_simulate_nonlinear_rf_rejects_bad_params(params, match):
     ],
 )
 def test_nonlinear_rf_config_rejects_bad_input(kwargs, match):
-    base = {"pool": _POOL, "activation": "relu", "n_max": 10, "n_features_max": 10}
+    base = {"pool": POOL, "activation": "relu", "n_max": 10, "n_features_max": 10}
     with pytest.raises(ValueError, match=match):
         NonlinearRFConfig(**{**base, **kwargs})

@@ -7,6 +7,7 @@ import pytest
 from finite_differences import assert_jacobian_matches_central_differences
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rf_setups import WIDE_CASES, rf_equation_errors
 
 from theorytk.regression import krr_risk, rf_risk
 
@@ -175,32 +176,17 @@ def test_vmap_over_a_features_ridge_grid_equals_a_loop():
             np.testing.assert_allclose(batched[name][i], value, rtol=1e-12)
 
 
-def _wide_random_cases(p: int, count: int, seed: int) -> tuple[np.ndarray, ...]:
-    """`count` random problems with P = p: eigenvalues over 1e+-12, ridges over 1e+-10."""
-    rng = np.random.default_rng(seed)
-    lam = 10.0 ** rng.uniform(-12.0, 12.0, (count, p))
-    v2 = rng.uniform(0.0, 10.0, (count, p))
-    n = np.maximum(1.0, p * rng.uniform(0.05, 3.0, count))
-    n_feat = np.maximum(1.0, p * rng.uniform(0.05, 3.0, count))
-    return lam, v2, n, n_feat, 10.0 ** rng.uniform(-10.0, 10.0, count)
-
-
-@pytest.mark.parametrize("p, count", [(1, 400), (2, 400), (40, 400), (1000, 100)])
+@pytest.mark.parametrize("p, count", WIDE_CASES)
 def test_rf_equations_hold_on_wide_random_spectra(p, count):
     # 1,300 fixed-seed cases, wider than the hypothesis test: eigenvalues over 1e+-12, ridges
     # over 1e+-10, among them n ~ N ~ P with tiny ridges (slow Newton convergence) and roots on
     # an end of the bracket (every Newton step rounds outside it and bisects). Both equations
     # are sums of positive terms equal to n (resp. N), rounded over <= 1000 terms and read from
     # a root in log gamma whose error the solver drives to rounding: 1e-12 relative.
-    lam, v2, n, n_feat, ridge = _wide_random_cases(p, count, seed=p)
-    out = jax.jit(jax.vmap(lambda *a: rf_risk(a[0], a[1], n=a[2], n_features=a[3], ridge=a[4])))(
-        lam, v2, n, n_feat, ridge
-    )
-    gamma, kappa = np.asarray(out["gamma"]), np.asarray(out["kappa"])
-    assert np.all(gamma > 0) and np.all(kappa > 0)
-    z = np.sum(lam / (lam + gamma[:, None]), axis=1)
-    assert np.max(np.abs(z + ridge / kappa - n) / n) <= 1e-12
-    assert np.max(np.abs(z + n_feat * kappa / gamma - n_feat) / n_feat) <= 1e-12
+    errors = rf_equation_errors(p, count)
+    assert np.all(errors["gamma"] > 0) and np.all(errors["kappa"] > 0)
+    assert np.max(errors["n_equation"]) <= 1e-12
+    assert np.max(errors["N_equation"]) <= 1e-12
 
 
 @pytest.mark.parametrize("batch", [1, 7, 20, 48])

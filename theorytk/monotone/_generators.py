@@ -8,7 +8,9 @@ every random number of the n = size problem and sum its first n components
 (`LinearProblem.active`), so n may then be traced and problems with different n share one
 shape and one compilation. Threefry draws depend on an element's position only, so the first n
 components are drawn as for n alone: the padded problem is the n-component one up to the
-float rounding of its means over the components.
+float rounding of its means over the components. The draws depend on the dtype too: one key
+gives other numbers in float32 than in float64 (with jax_enable_x64), hence another problem
+with other constants (`mean_cocoercivity` and the like).
 """
 
 from __future__ import annotations
