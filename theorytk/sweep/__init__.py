@@ -26,6 +26,7 @@ from ._reduce import seed_mean
 from ._run import DEFAULT_LANES, ChunkInfo, run
 from ._status import Status
 from ._store import ResumeError, load, save
+from ._threefry import unrolled_threefry
 
 __all__ = [
     "DEFAULT_LANES",
@@ -60,5 +61,6 @@ __all__ = [
     "save",
     "seed_mean",
     "static",
+    "unrolled_threefry",
     "valid_params",
 ]
