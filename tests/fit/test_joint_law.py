@@ -254,3 +254,42 @@ def test_bad_fixed_irreducible_loss_is_refused(E, starts, match):
     N, D, loss = chinchilla_data(11)
     with pytest.raises(ValueError, match=match):
         fit.fit_joint_law(N, D, loss, starts=starts, E=E)
+
+
+def test_log_on_one_to_four_is_within_one_ulp_of_numpy_and_its_derivative_is_one_over_s():
+    from theorytk.fit._joint import HALVE_FROM, HFSQ_BELOW, HFSQ_FROM, _log_1_to_4
+
+    edges = [1.0, HFSQ_FROM, np.nextafter(HFSQ_BELOW, 0), HALVE_FROM, np.nextafter(HALVE_FROM, 0)]
+    edges += [2.0, np.nextafter(2.0, 0), 2 * HALVE_FROM, 3.0, np.nextafter(4.0, 0)]
+    s = np.concatenate([np.random.default_rng(0).uniform(1.0, 4.0, 200_000), edges])
+    ours = np.asarray(jax.jit(_log_1_to_4)(jax.numpy.asarray(s)))
+    # fdlibm's log is accurate to < 1 ulp, so it differs from NumPy's by at most one ulp.
+    assert np.all(np.abs(ours - np.log(s)) <= np.spacing(np.log(s)))
+    assert ours[s == 1.0][0] == 0.0
+    slope = jax.vmap(jax.grad(_log_1_to_4))(jax.numpy.asarray(s[:1000]))
+    np.testing.assert_array_equal(slope, 1.0 / s[:1000])
+
+
+def test_joint_log_law_is_the_logsumexp_of_its_three_terms_with_the_softmax_gradient():
+    rng = np.random.default_rng(3)
+    x = jax.numpy.asarray(np.stack([rng.uniform(15, 28, 300), rng.uniform(20, 27, 300)], 1))
+
+    def reference(theta, x):
+        terms = [theta["a"] - theta["alpha"] * x[:, 0], theta["b"] - theta["beta"] * x[:, 1]]
+        terms.append(jax.numpy.broadcast_to(theta["e"], x[:, 0].shape))
+        return jax.scipy.special.logsumexp(jax.numpy.stack(terms), axis=0)
+
+    for _ in range(20):  # random parameters: which term is largest varies between points
+        theta = {
+            k: jax.numpy.asarray(v)
+            for k, v in zip(NAMES, rng.uniform(-2, 2, 5) * [8, 8, 1, 1, 1], strict=True)
+        }
+        np.testing.assert_allclose(
+            fit.joint_log_law(theta, x), reference(theta, x), rtol=1e-15, atol=1e-15
+        )
+        ours = jax.grad(lambda t: fit.joint_log_law(t, x).sum())(theta)
+        ref = jax.grad(lambda t: reference(t, x).sum())(theta)
+        for k in NAMES:
+            np.testing.assert_allclose(ours[k], ref[k], rtol=1e-13)
+    fixed = {"a": 6.0, "b": 7.0, "alpha": 0.3, "beta": 0.3, "e": -np.inf}  # E = 0 exactly
+    np.testing.assert_allclose(fit.joint_log_law(fixed, x), reference(fixed, x), rtol=1e-15)

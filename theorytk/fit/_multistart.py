@@ -23,6 +23,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optimistix as optx
+from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Bool, Float, PyTree
 
 from ..sweep._lanes import run_in_lanes
@@ -166,16 +167,33 @@ def solve_starts(
     test at a degenerate point the other way, as a loop of single solves also does).
     """
     k = jax.tree.leaves(starts)[0].shape[0]
+    flat, vectors, unravel = _raveled(problem, starts)
     if pool_size is not None and pool_size < k and solver != "levenberg_marquardt":
-        theta, result, steps = _pooled_minimise(problem, solver, starts, args, max_steps, pool_size)
-        value = jax.vmap(problem.value, in_axes=(0, None))(theta, args)
-        return Solves(theta, value, result, steps)
+        theta, result, steps = _pooled_minimise(flat, solver, vectors, args, max_steps, pool_size)
+        value = jax.vmap(flat.value, in_axes=(0, None))(theta, args)
+        return Solves(jax.vmap(unravel)(theta), value, result, steps)
 
-    def one(theta0: PyTree) -> tuple:
-        return solve_one(problem, solver, theta0, args, max_steps)
+    def one(theta0: Float[Array, " p"]) -> tuple:
+        return solve_one(flat, solver, theta0, args, max_steps)
 
-    theta, value, result, steps = jax.vmap(one)(starts)
-    return Solves(theta, value, result, steps)
+    theta, value, result, steps = jax.vmap(one)(vectors)
+    return Solves(jax.vmap(unravel)(theta), value, result, steps)
+
+
+def _raveled(problem: Problem, starts: PyTree) -> tuple[Problem, Array, Callable]:
+    """(the problem on a flat parameter vector, the starts as rows, vector -> pytree).
+
+    The solvers then hold one p-vector and a p x p inverse Hessian per start instead of a
+    pytree of p scalars and p^2 scalar blocks: the same iterates, in a few dense operations.
+    """
+    _, unravel = ravel_pytree(jax.tree.map(lambda leaf: leaf[0], starts))
+    vectors = jax.vmap(lambda theta: ravel_pytree(theta)[0])(starts)
+    flat = Problem(
+        law=lambda v, x: problem.law(unravel(v), x),
+        law_is_log=problem.law_is_log,
+        objective=problem.objective,
+    )
+    return flat, vectors, unravel
 
 
 def _pooled_minimise(
