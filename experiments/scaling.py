@@ -156,15 +156,17 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
 
 
 def check_below_least_loss(irreducible: float, loss: np.ndarray, out: Path) -> None:
-    """UsageError unless the fixed E lies below the least measured loss (`fit_joint_law`'s
-    bound [0, min(loss)), known only once the simulation has run and been stored)."""
-    least = float(np.min(loss)) if loss.size else np.inf
-    if not irreducible < least:
+    """UsageError unless the fixed E lies in `fit_joint_law`'s bound [0, min(loss))
+    (`fit.check_fixed_irreducible_loss`), known only once the simulation has run and been
+    stored."""
+    try:
+        fit.check_fixed_irreducible_loss(irreducible, loss)
+    except ValueError as error:
         raise UsageError(
-            f"--set E={irreducible:g}: the fixed irreducible loss must lie in [0, {least:.6g}), "
-            "below the least held-out loss measured (a mean over seeds); the simulation is "
-            f"stored in {out / 'checkpoints'}: rerun with --resume and a lower --set E to reuse it"
-        )
+            f"--set {error}, below the least held-out loss measured (a mean over seeds); the "
+            f"simulation is stored in {out / 'checkpoints'}: rerun with --resume and a lower "
+            "--set E to reuse it"
+        ) from None
 
 
 def unidentified(result: fit.JointLawFit) -> list[str]:

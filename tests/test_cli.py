@@ -340,12 +340,12 @@ def test_a_fixed_E_at_or_above_the_least_loss_exits_2_with_one_line_naming_resum
     monkeypatch.setattr(scaling, "simulate", exact_law)
     args = ["scaling", "--quick", "--out", str(tmp_path), "--seeds", "1", "--no-progress"]
     args += ["--grid", "n=100,200,400"]
-    least = f"{0.05 + 1 / scaling.n_params(16) ** 0.5 + 1 / 400**0.5:.6g}"
+    least = repr(0.05 + 1 / scaling.n_params(16) ** 0.5 + 1 / 400**0.5)
 
     def refused(E: str) -> None:
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"phase_diagram: error: --set E={E}: ") and "\n" not in err
-        assert f"must lie in [0, {least})" in err and "rerun with --resume" in err
+        assert err.startswith(f"phase_diagram: error: --set E = {E}: ") and "\n" not in err
+        assert f"must lie in [0, min(loss)) = [0, {least})" in err and "rerun with --resume" in err
 
     assert phase_diagram.main([*args, "--set", "E=0.5"]) == 2
     refused("0.5")
