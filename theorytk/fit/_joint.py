@@ -358,13 +358,29 @@ def fit_joint_law(
     return _joint_result(fit, None if E is None else law.e)
 
 
-def _fixed_e(E: float, loss: np.ndarray, starts: dict[str, ArrayLike] | None) -> float:
-    """log E for a fixed irreducible loss E in [0, min(loss)) (-inf for E = 0)."""
+def check_fixed_irreducible_loss(E: float, loss: ArrayLike) -> None:
+    """Refuse a fixed irreducible loss E outside [0, min(loss)), the bound `fit_joint_law`
+    puts on its argument `E` (the law's E + A / N^alpha + B / D^beta exceeds E everywhere).
+
+    Args:
+        E: the fixed irreducible loss.
+        loss: the measured losses, any shape (empty: every finite E >= 0 is allowed).
+
+    Raises:
+        ValueError: E non-finite, negative or >= min(loss); the message gives E and the bound
+            exactly (their reprs).
+    """
+    loss = np.asarray(loss)
     least = float(np.min(loss)) if loss.size else np.inf
     if not (np.isfinite(E) and 0 <= E < least):
         raise ValueError(
-            f"E = {E!r}: a fixed irreducible loss must lie in [0, min(loss)) = [0, {least:.6g})"
+            f"E = {E!r}: a fixed irreducible loss must lie in [0, min(loss)) = [0, {least!r})"
         )
+
+
+def _fixed_e(E: float, loss: np.ndarray, starts: dict[str, ArrayLike] | None) -> float:
+    """log E for a fixed irreducible loss E in [0, min(loss)) (-inf for E = 0)."""
+    check_fixed_irreducible_loss(E, loss)
     if starts is not None and "e" in starts:
         raise ValueError("starts must not hold 'e' when E is fixed (e = log E is not fitted)")
     return float(np.log(E)) if E > 0 else -np.inf
