@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import halpern_scaling as hs
+from theorytk import sweep
 
 jax.config.update("jax_enable_x64", True)
 
@@ -54,22 +55,29 @@ def search(n: int, budget: float) -> dict[str, tuple[float, float]]:
     return out
 
 
+def vr_runs(ns: np.ndarray, scale: float, budget: float) -> np.ndarray:
+    """VR-Halpern's epochs to 1e-3 at step_scale `scale`, shape (n, seed)."""
+    runs = []
+    for n in ns:
+        batch, keys = problems(int(n))
+        scales = jnp.full(SEEDS, scale)
+        runs.append(hs.epochs_to_eps(batch, ("vr_halpern",), keys, budget, scales)[0, :, EPS_INDEX])
+    return np.stack(runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=4000.0)
     budget = parser.parse_args().budget
-    best = search(1000, budget)
+    ns = np.array([100, 316, 1000])
+    # unrolled threefry: the same draws, compiled faster (docs/sweep.md, Randomness)
+    with sweep.unrolled_threefry():
+        best = search(1000, budget)
+        runs = vr_runs(ns, best["vr_halpern"][0], budget)
     print(f"n = 1000, epochs to 1e-3 (median of {SEEDS} seeds) at the best step_scale:")
     for name, (scale, epochs) in best.items():
         print(f"  {hs.LABELS[name]:30s} scale {scale:<5g} {epochs:10.1f}")
-    vr_scale = best["vr_halpern"][0]
-    ns = np.array([100, 316, 1000])
-    runs = []
-    for n in ns:
-        batch, keys = problems(int(n))
-        scales = jnp.full(SEEDS, vr_scale)
-        runs.append(hs.epochs_to_eps(batch, ("vr_halpern",), keys, budget, scales)[0, :, EPS_INDEX])
-    slope, low, high = hs.slope(ns, np.stack(runs))
+    slope, low, high = hs.slope(ns, runs)
     print(
         f"VR-Halpern n-slope of epochs to 1e-3 over n = {ns.tolist()}: {slope:+.3f} "
         f"[95% CI {low:+.3f}, {high:+.3f}] (theory: -0.5 once sqrt(n) L / eps dominates n)"

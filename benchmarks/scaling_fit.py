@@ -9,7 +9,7 @@ Huber loss (delta 1e-3) of the log-sum-exp log-loss residuals, parameters (a, b,
 beta) in log space, from the published 4,500-point grid of starts.
 
 1. theorytk, three ways of running the 4,500 BFGS starts, side by side (each timed after a
-   warm-up call that compiles it; wall and CPU time of the process):
+   warm-up call that compiles it; median wall and CPU time of the process over 3 calls):
    a. one vmapped `optx.minimise` of all starts (`fit_joint_law(..., pool_size=None)`): every
       lane steps until the slowest start stops;
    b. `jax.lax.map(..., batch_size=500)` over that vmapped solve: each batch stops at its own
@@ -19,7 +19,7 @@ beta) in log space, from the published 4,500-point grid of starts.
 2. what researchers run today: a Python loop of `scipy.optimize.minimize(method="L-BFGS-B")`
    with a jitted JAX `value_and_grad` of the same objective, one start at a time.
 
-The scipy loop runs all 4,500 starts by default (about 70 s on a quiet 2-core machine).
+The scipy loop runs all 4,500 starts by default (about 100 s on a quiet 2-core machine).
 `--subset k` runs it on a fixed random subset of k starts (seed 0) instead, and the
 full-grid time is then EXTRAPOLATED as subset time x 4500 / k; the output says so.
 Prints the times, the agreement of the best parameters, and the speed-up last.
@@ -66,6 +66,7 @@ from theorytk.fit._multistart import (  # noqa: E402
 )
 
 NAMES = ("a", "b", "e", "alpha", "beta")
+REPEATS = 3  # timed calls of each theorytk variant after its compiling call; medians shown
 TRUTH = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 
 
@@ -78,14 +79,18 @@ def chinchilla_like(m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.n
     return N, D, clean * np.exp(0.02 * rng.normal(size=m))
 
 
-def timed(run: Callable[[], Any]) -> tuple[float, float, float, Any]:
-    """(first call incl. compile, wall, CPU seconds of a second call, its output)."""
+def timed(run: Callable[[], Any], repeats: int = REPEATS) -> tuple[float, float, float, Any]:
+    """(first call incl. compile, median wall and CPU seconds of `repeats` more calls, output)."""
     start = time.perf_counter()
     jax.block_until_ready(run())
     first = time.perf_counter() - start
-    start, cpu = time.perf_counter(), time.process_time()
-    out = jax.block_until_ready(run())
-    return first, time.perf_counter() - start, time.process_time() - cpu, out
+    walls, cpus = [], []
+    for _ in range(repeats):
+        start, cpu = time.perf_counter(), time.process_time()
+        out = jax.block_until_ready(run())
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return first, float(np.median(walls)), float(np.median(cpus)), out
 
 
 def fitted(N: np.ndarray, D: np.ndarray, loss: np.ndarray, pool_size: int | None) -> Callable:

@@ -355,7 +355,8 @@ def figure(ds: xr.Dataset, path) -> Figure:
 
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     ns = integer_axis(axes, "n", least=2)
-    with jax.enable_x64(True):
+    # unrolled threefry: the same draws, compiled faster (docs/sweep.md, Randomness)
+    with jax.enable_x64(True), sweep.unrolled_threefry():
         ds = analyse(simulate(np.sort(ns), options.seeds, options.quick))
     paths = save_both(ds, options.out, NAME)
     figure(ds, options.out / f"{NAME}.png")

@@ -13,7 +13,6 @@ the chunks this process computed.
 from __future__ import annotations
 
 import argparse
-import os
 
 import numpy as np
 
@@ -120,9 +119,10 @@ def main() -> None:
     parser.add_argument("--store")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args()
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.devices}"
     import jax
 
+    # the device count, before JAX's first computation; a user's XLA_FLAGS are kept
+    jax.config.update("jax_num_cpu_devices", args.devices)
     jax.config.update("jax_enable_x64", True)
     if args.num_processes:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")

@@ -325,9 +325,9 @@ def test_resume_recomputes_a_deleted_checkpoint_chunk_and_names_it(monkeypatch, 
     np.testing.assert_array_equal(resumed["y"].values, finished["y"].values)
 
 
-def test_a_fixed_E_at_or_above_the_least_loss_exits_2_with_one_line_naming_resume(
-    monkeypatch, tmp_path, capsys
-):
+def scaling_on_its_exact_law(monkeypatch, tmp_path) -> tuple[list, list[str]]:
+    """The scaling experiment with a simulation replaced by its law (no training): the widths
+    it traced, and its CLI arguments at --quick on three training sizes."""
     from experiments import scaling
 
     traced = []
@@ -339,13 +339,21 @@ def test_a_fixed_E_at_or_above_the_least_loss_exits_2_with_one_line_naming_resum
 
     monkeypatch.setattr(scaling, "simulate", exact_law)
     args = ["scaling", "--quick", "--out", str(tmp_path), "--seeds", "1", "--no-progress"]
-    args += ["--grid", "n=100,200,400"]
-    least = f"{0.05 + 1 / scaling.n_params(16) ** 0.5 + 1 / 400**0.5:.6g}"
+    return traced, [*args, "--grid", "n=100,200,400"]
+
+
+def test_a_fixed_E_at_or_above_the_least_loss_exits_2_with_one_line_naming_resume(
+    monkeypatch, tmp_path, capsys
+):
+    from experiments import scaling
+
+    traced, args = scaling_on_its_exact_law(monkeypatch, tmp_path)
+    least = repr(0.05 + 1 / scaling.n_params(16) ** 0.5 + 1 / 400**0.5)
 
     def refused(E: str) -> None:
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"phase_diagram: error: --set E={E}: ") and "\n" not in err
-        assert f"must lie in [0, {least})" in err and "rerun with --resume" in err
+        assert err.startswith(f"phase_diagram: error: --set E = {E}: ") and "\n" not in err
+        assert f"must lie in [0, min(loss)) = [0, {least})" in err and "rerun with --resume" in err
 
     assert phase_diagram.main([*args, "--set", "E=0.5"]) == 2
     refused("0.5")
@@ -354,6 +362,20 @@ def test_a_fixed_E_at_or_above_the_least_loss_exits_2_with_one_line_naming_resum
     assert phase_diagram.main([*args, "--set", "E=0.2", "--resume"]) == 2
     refused("0.2")
     assert len(traced) == simulated  # the stored simulation was reused, not rerun
+
+
+def test_scaling_evaluates_its_float64_fit_without_truncating_it_to_float32(monkeypatch, tmp_path):
+    # The CLI runs without jax_enable_x64 (the tests enable it): the fit is float64, and its
+    # intervals, frontier and figures must be computed in float64 too, not truncated.
+    from experiments import scaling
+
+    _, args = scaling_on_its_exact_law(monkeypatch, tmp_path)
+    monkeypatch.setattr(scaling, "N_BOOTSTRAP", 8)
+    with jax.enable_x64(False), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert phase_diagram.main(args) == 0
+    truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
+    assert not truncated, truncated[:3]
 
 
 def test_a_grid_axis_given_twice_exits_2(capsys):

@@ -29,7 +29,7 @@ EXTRA_ENV = {"ntk": {"JAX_ENABLE_X64": "1"}}
 
 
 def start(name: str, out: Path, devices: int) -> subprocess.Popen:
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    env = {**os.environ, "JAX_NUM_CPU_DEVICES": str(devices)}  # a user's XLA_FLAGS are kept
     env.update(EXTRA_ENV.get(name, {}))
     command = [sys.executable, "-m", "experiments.phase_diagram", name, "--quick"]
     command += EXTRA_ARGS.get(name, [])

@@ -6,14 +6,12 @@ count must be set before JAX starts).
 
 from __future__ import annotations
 
-import os
+import jax
+import numpy as np
+import optax
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-
+# four CPU devices, before JAX's first computation; a user's XLA_FLAGS are kept
+jax.config.update("jax_num_cpu_devices", 4)
 jax.config.update("jax_enable_x64", True)
 
 from theorytk import gossip  # noqa: E402

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
+from gossip_setups import (
+    EVENT_HORIZON,
+    EVENT_RUNS,
+    D,
+    N,
+    converge_from_zero,
+    dadao_setup,
+    event_counts,
+    invariant_run,
+    random_state,
+)
 
 from theorytk import gossip, sweep
-
-N, D = 8, 3
-
-
-def _setup(graph: str = "ring"):
-    config = gossip.DadaoConfig(graph=graph, n_nodes=N, dim=D)
-    problem, adj = config.setup()
-    return config, problem, adj
-
-
-def _random_state(key) -> gossip.DadaoState:
-    parts = jax.random.normal(key, (6, N, D))
-    zero = jnp.asarray(0)
-    return gossip.DadaoState(*parts, jnp.asarray(0.0), zero, zero, jnp.asarray(0.0))
 
 
 def test_graph_rates_of_the_complete_graph_match_the_closed_form():
@@ -60,9 +56,9 @@ def test_graph_rates_of_the_ring_and_the_path_match_their_closed_forms(n):
 
 
 def test_flow_is_the_exact_solution_of_the_linear_ode():
-    config, _, adj = _setup()
+    config, _, adj = dadao_setup()
     c = gossip.dadao_constants(gossip.graph_rates(adj), N, config.mu, config.smoothness)
-    state = _random_state(jax.random.key(0))
+    state = random_state(jax.random.key(0))
     m = np.asarray(gossip.flow_matrix(c))
     stacked = np.stack(state[:6])
     # Semigroup: exp(M s) exp(M t) = exp(M (s + t)), to rounding (entries O(1), 1e-12).
@@ -78,32 +74,7 @@ def test_flow_is_the_exact_solution_of_the_linear_ode():
 
 
 def test_alpha_tilde_sum_z_plus_alpha_sum_z_tilde_is_invariant_to_machine_precision():
-    config, problem, adj = _setup()
-    c = gossip.dadao_constants(gossip.graph_rates(adj), N, config.mu, config.smoothness)
-    start = _random_state(jax.random.key(1))
-
-    def metrics(s):
-        return {
-            "invariant": gossip.invariant(s, c),
-            "sum_z": s.z.sum(0),
-            "sum_z_tilde": s.z_tilde.sum(0),
-        }
-
-    run = jax.jit(
-        lambda key: gossip.dadao(
-            problem,
-            adj,
-            start.x,
-            key,
-            mu=config.mu,
-            smoothness=config.smoothness,
-            horizon=100.0,
-            events=2000,
-            metrics=metrics,
-            init=start,
-        )
-    )
-    _, traces, status = run(jax.random.key(2))
+    start, c, traces, status = invariant_run()
     assert status == sweep.Status.OK
     inv0 = np.asarray(gossip.invariant(start, c))
     # Every event adds and subtracts O(1) numbers: the drift is a few eps64 per event,
@@ -115,30 +86,9 @@ def test_alpha_tilde_sum_z_plus_alpha_sum_z_tilde_is_invariant_to_machine_precis
 
 @pytest.mark.parametrize("graph", ["ring", "star"])
 def test_dadao_converges_linearly_on_a_strongly_convex_quadratic(graph):
-    config, problem, adj = _setup(graph)
-    x0 = jnp.zeros((N, D))
-
-    def error(s):
-        return {"error": jnp.mean(jnp.sum((s.x - problem.optimum) ** 2, axis=1))}
-
-    run = jax.jit(
-        lambda key: gossip.dadao(
-            problem,
-            adj,
-            x0,
-            key,
-            mu=config.mu,
-            smoothness=config.smoothness,
-            horizon=200.0,
-            events=6000,
-            metrics=error,
-        )
-    )
-    state, traces, status = run(jax.random.key(3))
+    initial, final, traces, status = converge_from_zero(graph, horizon=200.0, events=6000)
     assert status == sweep.Status.OK
     t, err = np.asarray(traces["t"]), np.asarray(traces["error"])
-    initial = float(error(gossip.dadao_init(x0))["error"])
-    final = float(error(state)["error"])
     # Linear convergence: log error falls on a straight line in t. Least-squares slope of
     # log err against t on the second half: negative, with a standard error under 10% of it,
     # and the error has fallen by more than 10^6 (a sublinear O(1/t^2) rate gives ~1e-4).
@@ -149,20 +99,13 @@ def test_dadao_converges_linearly_on_a_strongly_convex_quadratic(graph):
 
 
 def test_event_counts_per_unit_time_match_n_and_sqrt_2_chi1_chi2():
-    # Budget: (8 + 3 * 9.78) * 10 = 373 events expected at comm_scale 3, +6 sd (116) < 500.
-    horizon, runs = 10.0, 400
-    config = gossip.DadaoConfig(graph="ring", n_nodes=N, dim=D, events=500)
-    simulate = jax.jit(
-        jax.vmap(lambda params, key: gossip.dadao_simulate(params, key, config=config), (None, 0))
-    )
+    horizon, runs = EVENT_HORIZON, EVENT_RUNS
     # The rates from the ring's closed form (not from `graph_rates`, which the simulation uses):
     # one gradient clock per node, and lambda = comm_scale sqrt(2 chi_1 chi_2) = 9.78 comm_scale.
     chi_1, chi_2 = _ring_rates(N)
     for scale in (1.0, 3.0):
-        params = {"horizon": horizon, "comm_scale": scale}
-        out = simulate(params, jax.random.split(jax.random.key(4), runs))
+        out, theory = event_counts(scale)
         rates = {"grad_rate": float(N), "comm_rate": scale * np.sqrt(2 * chi_1 * chi_2)}
-        theory = gossip.dadao_theory(params, config=config)
         assert (np.asarray(out["status"]) == sweep.Status.OK).all()
         for name in ("grad_rate", "comm_rate"):
             np.testing.assert_allclose(float(theory[name]), rates[name], rtol=1e-10)

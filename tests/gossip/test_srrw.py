@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from gossip_setups import reweighted_token_sgd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,20 +149,7 @@ def test_token_sgd_with_unit_curvature_and_harmonic_steps_is_the_srrw_average_of
 
 
 def test_reweighted_token_sgd_under_a_non_uniform_target_reaches_the_average_optimum():
-    problem = gossip.random_quadratic(jax.random.key(2), 10, 2, mu=1.0, smoothness=2.0)
-    config = gossip.SrrwConfig(graph="lollipop", target="degree")
-    p, mu, _ = config.walk()
-    opt = optax.sgd(lambda k: 1.0 / (k + 10.0))
-    run = jax.jit(
-        jax.vmap(
-            lambda key: (
-                gossip.token_sgd(
-                    problem, p, mu, opt, jnp.zeros(2), key, alpha=2.0, steps=20000
-                ).params
-            )
-        )
-    )
-    final = run(jax.random.split(jax.random.key(4), 16))
+    problem, _, final = reweighted_token_sgd()
     dist = np.linalg.norm(np.asarray(final) - np.asarray(problem.optimum), axis=1)
     # SGD with step ~ 1/n on a 1-strongly-convex problem: error O(sqrt(V/n)) ~ 1e-2 with
     # V of order the gradient variance (centres ~ N(0, 1), curvature <= 2, weights <= 2);

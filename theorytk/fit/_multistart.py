@@ -128,24 +128,12 @@ def solve_one(
 ) -> tuple[PyTree, Float[Array, ""], optx.RESULTS, Array]:
     """One optimistix solve from theta0, failure reported as data (`throw=False`)."""
     dtype = jax.tree.leaves(theta0)[0].dtype
-    if solver == "levenberg_marquardt":
-        sol = optx.least_squares(
-            problem.weighted_residuals,
-            make_solver(solver, dtype),
-            theta0,
-            args,
-            max_steps=max_steps,
-            throw=False,
-        )
-    else:
-        sol = optx.minimise(
-            problem.value,
-            make_solver(solver, dtype),
-            theta0,
-            args,
-            max_steps=max_steps,
-            throw=False,
-        )
+    solve, fn = (
+        (optx.least_squares, problem.weighted_residuals)
+        if solver == "levenberg_marquardt"
+        else (optx.minimise, problem.value)
+    )
+    sol = solve(fn, make_solver(solver, dtype), theta0, args, max_steps=max_steps, throw=False)
     value = problem.value(sol.value, args)
     return sol.value, value, sol.result, sol.stats["num_steps"]
 
