@@ -7,7 +7,9 @@ The products of a step of `gossip_sweep.py` (32 nodes, 10-class logistic regress
   batch dimension (`nbd,ndk->nbk`), or a broadcast multiply-and-sum over d;
 - backward weight gradient: `nbd,nbk->ndk` (what `jax.grad` of `inputs @ w` emits),
   the same with the output in (k, d) order (weights stored transposed), or a broadcast
-  multiply-and-sum over the minibatch in either order;
+  multiply-and-sum over the minibatch in either order; the (k, d) forms also flattened to
+  one row of 640 per node, as the update that feeds a dense W @ X flattens them (there XLA
+  fuses the multiply-and-sum into that update);
 - mixing W @ X (X: 32 nodes x 650 parameters): one W per point (a traced topology), one W
   shared by the chunk (vmap moves the node axis in front of the point axis), or that W
   broadcast to every point.
@@ -22,6 +24,11 @@ a single point's. The last line is the cheapest batched forward + backward + mix
 point against the single point's.
 
     python benchmarks/gossip_products.py
+
+XLA's CPU library fusions are switched on by its flags, e.g.
+`XLA_FLAGS=--xla_cpu_experimental_xnn_fusion_type=dot python benchmarks/gossip_products.py`
+(also `--xla_cpu_experimental_ynn_fusion_type=dot`, `--xla_cpu_use_onednn=true`,
+`--xla_cpu_experimental_xnn_graph_fusion_mode=XNN_GRAPH_FUSION_MODE_GREEDY`).
 """
 
 from __future__ import annotations
@@ -49,11 +56,26 @@ PRODUCTS = {
         "backward",
         lambda x, e: jnp.sum(x[..., :, :, None] * e[..., :, None, :], axis=-3),
     ),
-    "backward (k, d), multiply-and-sum": (
+    "backward (k, d), multiply-and-sum": ("backward", lambda x, e: _backward_kd(x, e)),
+    "backward (k, d), batched dot, flattened": (
         "backward",
-        lambda x, e: jnp.sum(x[..., :, None, :] * e[..., :, :, None], axis=-3),
+        lambda x, e: _flat(jnp.einsum("nbk,nbd->nkd", e, x)),
+    ),
+    "backward (k, d), multiply-and-sum, flattened": (
+        "backward",
+        lambda x, e: _flat(_backward_kd(x, e)),
     ),
 }
+
+
+def _backward_kd(x, e):
+    """The weight gradient in (k, d) order as a broadcast multiply-and-sum over the minibatch."""
+    return jnp.sum(x[..., :, None, :] * e[..., :, :, None], axis=-3)
+
+
+def _flat(g):
+    """A node's gradient flattened to one row, as the update before a dense W @ X sees it."""
+    return g.reshape(*g.shape[:-2], g.shape[-2] * g.shape[-1])
 
 
 def mix(x, w):
@@ -125,9 +147,9 @@ def main() -> None:
         f"(float32): CPU microseconds per point, best of 3 x {REPEATS} calls; "
         f"load {os.getloadavg()[0]:.1f} on 2 cores"
     )
-    print(f"  {'product':36s} {'1 point':>9s} {f'{POINTS} points':>10s}  1 / {POINTS} per point")
+    print(f"  {'product':44s} {'1 point':>9s} {f'{POINTS} points':>10s}  1 / {POINTS} per point")
     for name in one:
-        print(f"  {name:36s} {one[name]:9.1f} {many[name]:10.1f}  {one[name] / many[name]:6.2f}x")
+        print(f"  {name:44s} {one[name]:9.1f} {many[name]:10.1f}  {one[name] / many[name]:6.2f}x")
 
     def cheapest(table, kind):
         return min(v for k, v in table.items() if k.startswith(kind))

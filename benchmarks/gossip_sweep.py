@@ -21,7 +21,10 @@ by neighbour lists (the default for a sparse W) and by the dense W @ X, and a 64
 sweep (4 steps x 16 seeds) at 256 nodes in chunks of 8 and of 64 points against its loop,
 in wall and CPU time.
 The last line is the ratio of the loop of jitted runs to sweep.run with the topology traced
-(target >= 2x); both sweeps are printed beside the loop, in wall and CPU time.
+(target >= 2x, not met on XLA's CPU backend: 1.36x wall, 1.41x CPU on a quiet machine); both
+sweeps are printed beside the loop, in wall and CPU time. What limits the ratio is the
+per-node minibatch products, which cost as much per point batched as alone
+(`gossip_products.py`, `gossip_profile.py`, the speed section of docs/gossip.md).
 
     python benchmarks/gossip_sweep.py [--quick]
 """
