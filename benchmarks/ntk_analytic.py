@@ -18,7 +18,8 @@ float32 accuracy of both against theorytk's float64 result (rel. error = max |K3
 max |K64|), a roofline estimate of the theorytk computation at this machine's rates measured
 in the same run, the speed-up in min wall, median wall and min CPU time, and last the smallest
 of the three (target >= 10x; on a loaded machine a short call more often escapes preemption,
-which favours its min wall time, hence the conservative headline).
+which favours its min wall time, hence the conservative headline). Measured runs, and what
+limits the headline on a quiet machine (the median wall time): docs/ntk.md, section 1.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 
 from experiments._experiment import Options, experiment, save_both
 from experiments._specs import HALPERN_AUTHORS as SPEC
-from theorytk import monotone
+from theorytk import monotone, sweep
 
 NAME = "halpern_authors"
 GAME_N, QUADRATIC_N, POINTS = 500, 200, 400
@@ -135,7 +135,8 @@ def first_below(epochs: np.ndarray, residual: np.ndarray, eps: float) -> float:
 def run(axes: dict[str, np.ndarray], options: Options) -> str:
     game_epochs = float(options.settings["game_epochs"])
     quadratic_epochs = float(options.settings["quadratic_epochs"])
-    with jax.enable_x64(True):
+    # unrolled threefry: the same draws, compiled faster (docs/sweep.md, Randomness)
+    with jax.enable_x64(True), sweep.unrolled_threefry():
         game = authors_game()
         runs_a = curves(game, game_methods(game), monotone.start_point(game), game_epochs)
         quadratic = monotone.authors_quadratic(QUADRATIC_N)

@@ -1,5 +1,7 @@
 """Tests for theorytk.fit.fit_joint_law: the Chinchilla-style joint law L(N, D)."""
 
+import warnings
+
 import jax
 import numpy as np
 import optimistix as optx
@@ -293,3 +295,23 @@ def test_joint_log_law_is_the_logsumexp_of_its_three_terms_with_the_softmax_grad
             np.testing.assert_allclose(ours[k], ref[k], rtol=1e-13)
     fixed = {"a": 6.0, "b": 7.0, "alpha": 0.3, "beta": 0.3, "e": -np.inf}  # E = 0 exactly
     np.testing.assert_allclose(fit.joint_log_law(fixed, x), reference(fixed, x), rtol=1e-15)
+
+
+def test_a_float64_fit_is_evaluated_in_float64_outside_enable_x64():
+    N, D, loss = chinchilla_data(2)
+    result = fit.fit_joint_law(N, D, loss, starts=SMALL, n_bootstrap=20, key=jax.random.key(0))
+    assert result.alpha.dtype == np.float64
+
+    def evaluations():
+        lower, upper = result.ci(0.95)
+        frontier = result.compute_optimal([1e20, 1e22])
+        return result(N, D), lower, upper, frontier, result.summary()
+
+    inside = evaluations()
+    with jax.enable_x64(False), warnings.catch_warnings():
+        warnings.simplefilter("error")  # "float64 requested ... truncated" would raise
+        outside = evaluations()
+    assert outside[-1] == inside[-1]
+    for got, want in zip(jax.tree.leaves(outside[:-1]), jax.tree.leaves(inside[:-1]), strict=True):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, want)

@@ -17,6 +17,8 @@ L over N gives (their eq. 4)
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -150,6 +152,18 @@ def natural(theta: dict[str, Array]) -> dict[str, Array]:
     }
 
 
+def _in_own_precision(method: Callable) -> Callable:
+    """Evaluate a `JointLawFit` method with float64 enabled when the fit holds float64
+    values, so a fit made inside `jax.enable_x64` keeps its precision when used outside it."""
+
+    @functools.wraps(method)
+    def evaluate(self: JointLawFit, *args: Any, **kwargs: Any) -> Any:
+        with jax.enable_x64(self.alpha.dtype == jnp.float64 or jax.config.jax_enable_x64):
+            return method(self, *args, **kwargs)
+
+    return evaluate
+
+
 class JointLawFit(eqx.Module):
     """Result of `fit_joint_law`: L(N, D) = E + A / N^alpha + B / D^beta, with uncertainty.
 
@@ -165,6 +179,9 @@ class JointLawFit(eqx.Module):
         law: the underlying `LawFit` (log-space parameters a, b, e, alpha, beta; without e
             when E was fixed).
         E_fixed: whether E was fixed by the caller (a prior) rather than fitted.
+
+    The methods evaluate in the fit's precision: a fit made in float64 (inside
+    `jax.enable_x64`) is evaluated in float64 wherever it is used.
     """
 
     E: Float[Array, ""]
@@ -188,17 +205,20 @@ class JointLawFit(eqx.Module):
         """The point estimates of E, A, B, alpha, beta, a_opt, b_opt and G."""
         return {name: getattr(self, name) for name in PARAMETERS + DERIVED}
 
+    @_in_own_precision
     def __call__(self, N: Float[ArrayLike, "*n"], D: Float[ArrayLike, "*n"]) -> Float[Array, "*n"]:
         """The fitted loss E + A / N^alpha + B / D^beta."""
         n, d = jnp.asarray(N), jnp.asarray(D)
         return self.E + self.A * n**-self.alpha + self.B * d**-self.beta
 
+    @_in_own_precision
     def ci(self, level: float = 0.95) -> tuple[dict[str, Array], dict[str, Array]]:
         """Bootstrap percentile intervals (lower, upper) of every parameter and a_opt, b_opt, G."""
         if self.samples is None:
             raise ValueError("no bootstrap samples: fit with n_bootstrap >= 2 for intervals")
         return percentile_interval(self.samples, level)
 
+    @_in_own_precision
     def compute_optimal(
         self, compute: Float[ArrayLike, " c"], level: float = 0.95
     ) -> dict[str, dict[str, Float[Array, " c"]]]:
@@ -228,6 +248,7 @@ class JointLawFit(eqx.Module):
             }
         return out
 
+    @_in_own_precision
     def summary(self, level: float = 0.95) -> str:
         """A table of the estimates with bootstrap standard errors and percentile intervals."""
         lines = [
