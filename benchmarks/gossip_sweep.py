@@ -26,12 +26,16 @@ sweeps are printed beside the loop, in wall and CPU time. What limits the ratio 
 per-node minibatch products, which cost as much per point batched as alone
 (`gossip_products.py`, `gossip_profile.py`, the speed section of docs/gossip.md).
 
-    python benchmarks/gossip_sweep.py [--quick]
+    python benchmarks/gossip_sweep.py [--quick] [--unrolled-threefry]
+
+`--unrolled-threefry` compiles every program, the loop's single run as well as the sweeps,
+with `sweep.unrolled_threefry()`: the same random bits from a loop-free threefry lowering.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 
 import jax
@@ -126,7 +130,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--numpy-runs", type=int, default=16, help="of the 64, timed")
     parser.add_argument("--quick", action="store_true", help="1 repeat, n <= 256")
+    parser.add_argument(
+        "--unrolled-threefry",
+        action="store_true",
+        help="compile every program (sweeps and loop) inside sweep.unrolled_threefry()",
+    )
     args = parser.parse_args()
+    with sweep.unrolled_threefry() if args.unrolled_threefry else contextlib.nullcontext():
+        benchmark(args)
+
+
+def benchmark(args: argparse.Namespace) -> None:
+    """Time the 32-node grid, the growth with the node count and the 256-node ring sweep."""
     repeats = 1 if args.quick else args.repeats
     numpy_runs = args.numpy_runs
 
