@@ -21,5 +21,21 @@ if os.environ.get("THEORYTK_TEST_CACHE", "1") != "0":
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import jax  # noqa: E402
+import pytest  # noqa: E402
+
+from theorytk import sweep  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    """Run every test (its fixtures too) under `sweep.unrolled_threefry`, unless marked.
+
+    The same random bits as JAX's rolled CPU lowering, compiled several times faster; a test
+    marked `rolled_threefry` runs with JAX's own lowering. Subprocesses keep JAX's lowering.
+    """
+    if item.get_closest_marker("rolled_threefry"):
+        return (yield)
+    with sweep.unrolled_threefry():
+        return (yield)

@@ -9,6 +9,9 @@ import pytest
 
 from theorytk import sweep
 
+# JAX's own CPU lowering outside the block (conftest runs the other tests inside one)
+pytestmark = pytest.mark.rolled_threefry
+
 
 def draws(key: jax.Array) -> dict[str, jax.Array]:
     """Raw bits and float64 normals after a fold_in and a split (every draw goes through these)."""
