@@ -276,7 +276,7 @@ def test_chunk_size_auto_fits_the_chunk_to_memory_and_refuses_a_point_that_canno
     args = ["fake", "--out", str(tmp_path), "--seeds", "3", "--chunk-size", "auto"]
     assert phase_diagram.main(args) == 0
     assert sweep.load(tmp_path / "fake.nc").attrs["chunk_size"] == 6  # all 2 x 3 points fit
-    monkeypatch.setattr(_chunking, "host_memory", lambda: 100.0)  # a host with 100 bytes free
+    monkeypatch.setattr(_chunking, "host_memory", lambda: 1.0)  # a host with 1 byte free
     assert phase_diagram.main([*args, "--overwrite"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err
