@@ -36,8 +36,9 @@ SOLVERS = ("bfgs", "lbfgs", "levenberg_marquardt")
 # float64 (parameters to ~1e-8, well inside the 1e-6 agreement with scipy), 1e-5 in float32.
 TOLERANCE = {8: 1e-8, 4: 1e-5}
 # Lanes of the refilled pool (`solve_starts`): on the 4,500-start benchmark the pool of 512
-# took the least wall and CPU time of 128, 256 and 512 in each of three runs at load 1-11
-# (`python benchmarks/scaling_fit.py`, docs/scaling.md).
+# took the least CPU time of 128, 256 and 512 in each of three runs at load 1-11, and the
+# least wall time in the two runs below load 6 (`python benchmarks/scaling_fit.py`,
+# docs/scaling.md).
 POOL_SIZE = 512
 # Steps between refills of the pool: a stopped lane idles at most this many steps.
 SEGMENT = 4
