@@ -110,8 +110,7 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
     loss = np.asarray(mean["test_loss"].where(ok)).ravel()
     keep = np.isfinite(loss)
     check_below_least_loss(irreducible, loss[keep], options.out)
-    with jax.enable_x64(True):  # the fit's tolerances need float64, and its float64
-        # estimates are evaluated (intervals, frontier, figures) without truncation
+    with jax.enable_x64(True):  # the fit's tolerances need float64
         result = fit.fit_joint_law(
             N_flat[keep],
             D_flat[keep],
@@ -120,40 +119,40 @@ def run(axes: dict[str, np.ndarray], options: Options) -> str:
             key=jax.random.key(1),
             E=irreducible,
         )
-        ds = ds.assign_coords(N=("width", n_params(ds["width"].values)))
-        ds.attrs["joint_fit"] = result.summary()
-        lower, upper = result.ci(0.95)
-        for name in ("E", "A", "B", "alpha", "beta", "a_opt"):
-            ds.attrs[name] = float(getattr(result, name))
-            ds.attrs[f"{name}_ci95"] = [float(lower[name]), float(upper[name])]
-        problems = unidentified(result)
-        ds.attrs["identified"] = int(not problems)
-        ds.attrs["not_identified"] = "; ".join(problems)
-        paths = save_both(ds, options.out, NAME)
-        title = (
-            None
-            if not problems
-            else "fit NOT identified, drawn for reference only:\n" + "\n".join(problems)
-        )
-        figure = plot.iso_loss_contours(
-            result,
-            N_flat[keep],
-            D_flat[keep],
-            loss=loss[keep],
-            title=title,
-            path=options.out / f"{NAME}.png",
-        )
-        del figure
-        band = plot.loss_vs_compute(
-            result,
-            N_flat[keep],
-            D_flat[keep],
-            loss[keep],
-            title=title,
-            path=options.out / f"{NAME}_compute.png",
-        )
-        del band
-        return summary(result, paths + [options.out / f"{NAME}.png"], int(keep.sum()), problems)
+    ds = ds.assign_coords(N=("width", n_params(ds["width"].values)))
+    ds.attrs["joint_fit"] = result.summary()
+    lower, upper = result.ci(0.95)
+    for name in ("E", "A", "B", "alpha", "beta", "a_opt"):
+        ds.attrs[name] = float(getattr(result, name))
+        ds.attrs[f"{name}_ci95"] = [float(lower[name]), float(upper[name])]
+    problems = unidentified(result)
+    ds.attrs["identified"] = int(not problems)
+    ds.attrs["not_identified"] = "; ".join(problems)
+    paths = save_both(ds, options.out, NAME)
+    title = (
+        None
+        if not problems
+        else "fit NOT identified, drawn for reference only:\n" + "\n".join(problems)
+    )
+    figure = plot.iso_loss_contours(
+        result,
+        N_flat[keep],
+        D_flat[keep],
+        loss=loss[keep],
+        title=title,
+        path=options.out / f"{NAME}.png",
+    )
+    del figure
+    band = plot.loss_vs_compute(
+        result,
+        N_flat[keep],
+        D_flat[keep],
+        loss[keep],
+        title=title,
+        path=options.out / f"{NAME}_compute.png",
+    )
+    del band
+    return summary(result, paths + [options.out / f"{NAME}.png"], int(keep.sum()), problems)
 
 
 def check_below_least_loss(irreducible: float, loss: np.ndarray, out: Path) -> None:
